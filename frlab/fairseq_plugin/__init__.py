@@ -1,0 +1,19 @@
+"""fairseq ``--user-dir`` plugin of the lab.
+
+Pass ``--user-dir $(python -c 'import frlab.paths as p; print(p.fairseq_user_dir())')``
+(the notebooks do it for you) to get:
+
+* the ``roberta_small`` architecture of RoBERTa_small_fr: 4 layers, model
+  dimension 512, feed-forward 512, 8 heads (learned positions, post-LayerNorm
+  like ``roberta_base``);
+* checkpoint loading under torch >= 2.6 (see :mod:`frlab.fairseq_compat`).
+
+No fork of fairseq is needed: fairseq imports this package before it parses the
+architecture name.
+"""
+
+from frlab.fairseq_compat import allow_fairseq_checkpoints
+
+allow_fairseq_checkpoints()
+
+from . import roberta_small  # noqa: E402,F401  (registers the architecture)
