@@ -1,0 +1,513 @@
+"""Where the base model comes from: the MLM pretraining recipe of a fairseq ``roberta_small``.
+
+The course checkpoint RoBERTa_small_fr (4 layers, dim 512, 32k sentencepiece
+vocabulary, MLM on French mC4) comes from a share link that may be gone.  This
+module rebuilds *such* a checkpoint from a French corpus, in four steps that the
+book chapter "Where the base model comes from" explains:
+
+1. train a sentencepiece model on the corpus (``sentencepiece.bpe.model``);
+2. write the fairseq dictionary from its vocabulary (``dict.txt``);
+3. encode the corpus into pieces and binarise it with ``fairseq-preprocess``;
+4. pretrain with ``fairseq-train --task masked_lm --arch roberta_small`` (+ size
+   overrides per profile).
+
+The output folder is laid out like the course's zip -- ``model.pt``,
+``dict.txt``, ``sentencepiece.bpe.model`` -- plus ``pretrain.json``
+(configuration, measured throughput, final loss, provenance), so every later
+chapter can use either one unchanged.
+
+Command line::
+
+    python -m frlab.pretrain --profile smoke|cpu|full --out DIR
+
+:func:`base_model_dir` returns the base model every chapter uses for a profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from frlab import profiles
+from frlab.paths import REPO_ROOT, fairseq_user_dir, work_dir
+
+MODEL_FILES = ("model.pt", "dict.txt", "sentencepiece.bpe.model")
+INFO_FILE = "pretrain.json"
+
+
+class BaseModelError(RuntimeError):
+    """The base model of a profile is not available; the message says how to get it."""
+
+
+# --------------------------------------------------------------------------- configuration
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Everything that defines a pretraining run (stored in ``pretrain.json``)."""
+
+    profile: str
+    # corpus
+    corpus_lines: int | None  # sentences sampled from fr-corpus (None: all of it)
+    valid_lines: int = 2000
+    task_adaptive_copies: int = 0  # copies of the CLS-Books *train* review texts mixed in (no labels)
+    # tokenizer
+    vocab_size: int = 32000
+    spm_model_type: str = "unigram"
+    spm_train_lines: int = 300_000
+    # model (roberta_small = 4 layers, 512, ffn 512, 8 heads)
+    encoder_layers: int = 4
+    encoder_embed_dim: int = 512
+    encoder_ffn_embed_dim: int = 512
+    encoder_attention_heads: int = 8
+    max_positions: int = 256
+    tokens_per_sample: int = 256
+    # optimisation
+    batch_size: int = 16
+    update_freq: int = 1
+    lr: float = 5e-4
+    warmup_updates: int = 200
+    max_update: int = 2000
+    stop_minutes: float | None = None  # wall-clock budget (fairseq --stop-time-hours)
+    weight_decay: float = 0.01
+    dropout: float = 0.1
+    seed: int = 1
+    threads: int | None = None
+    log_interval: int = 10
+    save_interval_updates: int = 250
+
+    def arch_overrides(self) -> list[str]:
+        return ["--encoder-layers", str(self.encoder_layers), "--encoder-embed-dim", str(self.encoder_embed_dim),
+                "--encoder-ffn-embed-dim", str(self.encoder_ffn_embed_dim),
+                "--encoder-attention-heads", str(self.encoder_attention_heads)]
+
+
+CONFIGS = {
+    # minutes on a 2-core CPU: a toy model whose only job is to exercise every step
+    "smoke": PretrainConfig(
+        profile="smoke", corpus_lines=20_000, valid_lines=500, task_adaptive_copies=1,
+        vocab_size=2000, spm_train_lines=20_000,
+        encoder_layers=2, encoder_embed_dim=64, encoder_ffn_embed_dim=128, encoder_attention_heads=2,
+        tokens_per_sample=128, batch_size=16, lr=1e-3, warmup_updates=30, max_update=300,
+        log_interval=10, save_interval_updates=1000, stop_minutes=4,
+    ),
+    # the CPU reference (results/part2/cpu): ~40 min on 2 cores; sizes chosen by measurement,
+    # see book/pretraining.md
+    "cpu": PretrainConfig(
+        profile="cpu", corpus_lines=600_000, valid_lines=2000, task_adaptive_copies=4,
+        vocab_size=8000, spm_train_lines=300_000,
+        encoder_layers=4, encoder_embed_dim=256, encoder_ffn_embed_dim=1024, encoder_attention_heads=4,
+        tokens_per_sample=256, batch_size=16, lr=7e-4, warmup_updates=150, max_update=3000,
+        stop_minutes=40, log_interval=20, save_interval_updates=250,
+    ),
+    # the real size on a GPU (the course's architecture and vocabulary)
+    "full": PretrainConfig(
+        profile="full", corpus_lines=None, valid_lines=5000, task_adaptive_copies=0,
+        vocab_size=32000, spm_train_lines=1_000_000,
+        encoder_layers=4, encoder_embed_dim=512, encoder_ffn_embed_dim=512, encoder_attention_heads=8,
+        tokens_per_sample=256, batch_size=64, update_freq=2, lr=5e-4, warmup_updates=1000, max_update=30000,
+        log_interval=100, save_interval_updates=2000,
+    ),
+}
+
+
+def config_for(profile: str | None = None, **overrides) -> PretrainConfig:
+    name = profiles.current(profile).name
+    return replace(CONFIGS[name], **overrides)
+
+
+# --------------------------------------------------------------------------- helpers
+def _bin(tool: str) -> str:
+    """Path of a fairseq console script next to the running interpreter (falls back to PATH)."""
+    cand = Path(sys.executable).parent / tool
+    return str(cand) if cand.exists() else tool
+
+
+def _env(threads: int | None = None) -> dict:
+    env = dict(os.environ)
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+        env["MKL_NUM_THREADS"] = str(threads)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def run_logged(cmd: list[str], log_path: Path | None = None, *, env: dict | None = None,
+               echo: bool = True, echo_filter=None) -> None:
+    """Run ``cmd``, streaming its output to the console (progress) and to ``log_path``.
+
+    Raises :class:`subprocess.CalledProcessError` with the last lines of output on failure.
+    """
+    tail: list[str] = []
+    log = open(log_path, "a", encoding="utf-8") if log_path else None
+    try:
+        if log:
+            log.write("$ " + " ".join(cmd) + "\n")
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env=env or _env(), bufsize=1)
+        for line in proc.stdout:
+            tail.append(line)
+            del tail[:-40]
+            if log:
+                log.write(line)
+                log.flush()
+            if echo and (echo_filter is None or echo_filter(line)):
+                print(line, end="", flush=True)
+        rc = proc.wait()
+    finally:
+        if log:
+            log.close()
+    if rc != 0:
+        raise subprocess.CalledProcessError(rc, cmd, output="".join(tail))
+
+
+def hardware() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"GPU {torch.cuda.get_device_name(0)}"
+    except ImportError:  # pragma: no cover
+        pass
+    return f"CPU {cpu}, {os.cpu_count()} cores"
+
+
+# --------------------------------------------------------------------------- steps
+def build_corpus(cfg: PretrainConfig, work: Path) -> tuple[Path, Path]:
+    """Sample ``cfg.corpus_lines`` sentences of fr-corpus (shuffled: the files are ordered by book),
+    add ``cfg.task_adaptive_copies`` copies of the CLS-Books train review texts, split off valid."""
+    from frlab.assets import fetch
+
+    train_txt, valid_txt = work / "corpus.train.txt", work / "corpus.valid.txt"
+    if train_txt.exists() and valid_txt.exists():
+        return train_txt, valid_txt
+    src = fetch("fr-corpus", progress=False)
+    lines: list[str] = []
+    for name in ("gutenberg_fr.txt", "assemblee_nationale_fr.txt", "libretheatre_fr.txt"):
+        with open(src / name, encoding="utf-8") as f:
+            lines.extend(line.strip() for line in f if line.strip())
+    rng = random.Random(cfg.seed)
+    rng.shuffle(lines)
+    valid = lines[: cfg.valid_lines]
+    train = lines[cfg.valid_lines:]
+    if cfg.corpus_lines is not None:
+        train = train[: cfg.corpus_lines]
+    if cfg.task_adaptive_copies:
+        reviews = (fetch("cls-books", progress=False) / "train.review").read_text(encoding="utf-8").splitlines()
+        train = train + [r for r in reviews if r.strip()] * cfg.task_adaptive_copies
+        rng.shuffle(train)
+    for path, rows in ((train_txt, train), (valid_txt, valid)):
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    return train_txt, valid_txt
+
+
+def train_sentencepiece(cfg: PretrainConfig, train_txt: Path, work: Path) -> Path:
+    """Step 1: the sentencepiece model (``sentencepiece.bpe.model``, the course's file name)."""
+    import sentencepiece as spm
+
+    model = work / "sentencepiece.bpe.model"
+    if model.exists():
+        return model
+    prefix = work / "spm_tmp"
+    spm.SentencePieceTrainer.train(
+        input=str(train_txt), model_prefix=str(prefix), vocab_size=cfg.vocab_size,
+        model_type=cfg.spm_model_type, character_coverage=0.9995,
+        input_sentence_size=cfg.spm_train_lines, shuffle_input_sentence=True,
+        # fairseq's dictionary adds <s>, <pad>, </s>, <unk> itself: keep spm's ids 0-2 for them
+        unk_id=0, bos_id=1, eos_id=2, pad_id=-1, num_threads=os.cpu_count() or 1,
+        minloglevel=2,
+    )
+    os.replace(prefix.with_suffix(".model"), model)
+    prefix.with_suffix(".vocab").unlink(missing_ok=True)
+    return model
+
+
+def encode_file(spm_model: Path | str, src: Path, dst: Path, counts: Counter | None = None,
+                max_pieces: int | None = None) -> Path:
+    """Encode a text file line by line into space-separated sentencepiece pieces."""
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(spm_model))
+    tmp = dst.with_suffix(dst.suffix + ".tmp")
+    with open(src, encoding="utf-8") as fin, open(tmp, "w", encoding="utf-8") as fout:
+        batch: list[str] = []
+
+        def flush():
+            for pieces in sp.encode(batch, out_type=str):
+                if max_pieces is not None:
+                    pieces = pieces[:max_pieces]
+                if counts is not None:
+                    counts.update(pieces)
+                fout.write(" ".join(pieces) + "\n")
+            batch.clear()
+
+        for line in fin:
+            batch.append(line.rstrip("\n"))
+            if len(batch) >= 5000:
+                flush()
+        flush()
+    os.replace(tmp, dst)
+    return dst
+
+
+def write_dictionary(spm_model: Path, counts: Counter, dst: Path) -> Path:
+    """Step 2: fairseq ``dict.txt``: one ``piece count`` line per sentencepiece piece, in
+    sentencepiece order (fairseq prepends <s> <pad> </s> <unk> and appends <mask> itself)."""
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(spm_model))
+    rows = []
+    for i in range(sp.get_piece_size()):
+        if sp.is_control(i) or sp.is_unknown(i):
+            continue
+        piece = sp.id_to_piece(i)
+        rows.append(f"{piece} {max(counts.get(piece, 0), 1)}")
+    dst.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return dst
+
+
+def binarise(dict_txt: Path, train_spm: Path, valid_spm: Path, dest: Path, log: Path) -> Path:
+    """Step 3: ``fairseq-preprocess --only-source`` with our dictionary."""
+    if (dest / "train.bin").exists() and (dest / "valid.bin").exists():
+        return dest
+    cmd = [_bin("fairseq-preprocess"), "--only-source", "--srcdict", str(dict_txt),
+           "--trainpref", str(train_spm), "--validpref", str(valid_spm), "--destdir", str(dest),
+           "--workers", str(min(2, os.cpu_count() or 1))]
+    run_logged(cmd, log, echo=False)
+    return dest
+
+
+def masked_lm_command(cfg: PretrainConfig, data_bin: Path, save_dir: Path, tb_dir: Path) -> list[str]:
+    """Step 4: the ``fairseq-train --task masked_lm`` command line."""
+    cmd = [
+        _bin("fairseq-train"), str(data_bin), "--user-dir", str(fairseq_user_dir()),
+        "--task", "masked_lm", "--criterion", "masked_lm", "--arch", "roberta_small", *cfg.arch_overrides(),
+        "--sample-break-mode", "none", "--tokens-per-sample", str(cfg.tokens_per_sample),
+        "--max-positions", str(cfg.max_positions),
+        "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-6", "--clip-norm", "0.0",
+        "--lr-scheduler", "polynomial_decay", "--lr", str(cfg.lr), "--warmup-updates", str(cfg.warmup_updates),
+        "--total-num-update", str(cfg.max_update), "--max-update", str(cfg.max_update),
+        "--dropout", str(cfg.dropout), "--attention-dropout", str(cfg.dropout), "--weight-decay", str(cfg.weight_decay),
+        "--batch-size", str(cfg.batch_size), "--update-freq", str(cfg.update_freq), "--seed", str(cfg.seed),
+        "--save-dir", str(save_dir), "--tensorboard-logdir", str(tb_dir),
+        "--log-format", "simple", "--log-interval", str(cfg.log_interval),
+        "--save-interval-updates", str(cfg.save_interval_updates), "--keep-interval-updates", "1",
+        "--no-epoch-checkpoints", "--num-workers", "0", "--skip-invalid-size-inputs-valid-test",
+    ]
+    if cfg.stop_minutes:
+        cmd += ["--stop-time-hours", f"{cfg.stop_minutes / 60:.4f}"]
+    import torch
+
+    if torch.cuda.is_available():
+        cmd += ["--fp16"]
+    else:
+        cmd += ["--cpu"]
+    return cmd
+
+
+def parse_train_log(log: Path) -> dict:
+    """Last training loss (base 2), mean tokens/s and updates from a fairseq simple-format log."""
+    loss, wps, updates, valid_loss = None, [], 0, None
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if "| train_inner |" in line:
+            m = re.search(r"\bloss=([\d.]+)", line)
+            w = re.search(r"\bwps=([\d.]+)", line)
+            u = re.search(r"num_updates=(\d+)", line)
+            if m:
+                loss = float(m.group(1))
+            if w:
+                wps.append(float(w.group(1)))
+            if u:
+                updates = int(u.group(1))
+        elif "| valid |" in line:
+            m = re.search(r"\| loss ([\d.]+)", line)
+            u = re.search(r"num_updates (\d+)", line)
+            if m:
+                valid_loss = float(m.group(1))
+            if u:
+                updates = max(updates, int(u.group(1)))
+    wps = wps[1:] or wps  # the first interval includes start-up
+    return {"train_loss_base2": loss, "valid_loss_base2": valid_loss, "updates": updates,
+            "tokens_per_second": round(sum(wps) / len(wps), 1) if wps else None}
+
+
+def export_checkpoint(ckpt: Path, dst: Path) -> Path:
+    """Write ``model.pt`` without the optimizer state (smaller; what the course zip holds)."""
+    import torch
+
+    import frlab.fairseq_plugin  # noqa: F401  allow-list for weights_only loading
+
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    state["last_optimizer_state"] = None
+    tmp = dst.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, dst)
+    return dst
+
+
+def pretrain(out: Path | str, cfg: PretrainConfig | None = None, *, verbose: bool = True) -> Path:
+    """Run the whole recipe; returns ``out`` holding model.pt, dict.txt, sentencepiece.bpe.model.
+
+    Intermediate files (corpus sample, encoded text, binarised data, checkpoints, logs) stay in
+    ``out/_build`` so an interrupted run restarts where it stopped; fairseq resumes from
+    ``checkpoint_last.pt``.
+    """
+    cfg = cfg or config_for()
+    out = Path(out)
+    build = out / "_build"
+    build.mkdir(parents=True, exist_ok=True)
+    log = build / "pretrain.log"
+    t0 = time.time()
+    say = print if verbose else (lambda *a, **k: None)
+
+    say(f"[pretrain] profile {cfg.profile}: corpus sample", flush=True)
+    train_txt, valid_txt = build_corpus(cfg, build)
+    say(f"[pretrain] 1/4 sentencepiece ({cfg.spm_model_type}, vocab {cfg.vocab_size})", flush=True)
+    spm_model = train_sentencepiece(cfg, train_txt, build)
+    say("[pretrain] 2/4 encode + dict.txt", flush=True)
+    dict_txt = build / "dict.txt"
+    train_spm, valid_spm = build / "train.spm", build / "valid.spm"
+    if not (dict_txt.exists() and train_spm.exists() and valid_spm.exists()):
+        counts: Counter = Counter()
+        encode_file(spm_model, train_txt, train_spm, counts)
+        encode_file(spm_model, valid_txt, valid_spm)
+        write_dictionary(spm_model, counts, dict_txt)
+    n_tokens = sum(len(line.split()) + 1 for line in open(train_spm, encoding="utf-8"))
+    say(f"[pretrain] 3/4 fairseq-preprocess ({n_tokens:,} training tokens)", flush=True)
+    data_bin = binarise(dict_txt, train_spm, valid_spm, build / "data-bin", log)
+    say("[pretrain] 4/4 fairseq-train --task masked_lm", flush=True)
+    cmd = masked_lm_command(cfg, data_bin, build / "checkpoints", build / "tb")
+    t_train = time.time()
+    run_logged(cmd, log, env=_env(cfg.threads), echo=verbose,
+               echo_filter=lambda line: ("train_inner" in line or "| valid |" in line or "Error" in line
+                                         or "done training" in line))
+    train_minutes = (time.time() - t_train) / 60
+    ckpt = build / "checkpoints" / "checkpoint_last.pt"
+    if not ckpt.exists():
+        raise RuntimeError(f"fairseq-train finished without {ckpt}; see {log}")
+    shutil.copy2(spm_model, out / "sentencepiece.bpe.model")
+    shutil.copy2(dict_txt, out / "dict.txt")
+    export_checkpoint(ckpt, out / "model.pt")
+    stats = parse_train_log(log)
+    info = {
+        "what": "fairseq roberta_small pretrained with masked_lm by frlab.pretrain",
+        "config": asdict(cfg),
+        "corpus": "fr-corpus (shared/data/SOURCES.md section 3)"
+                  + (f" + {cfg.task_adaptive_copies}x CLS-Books train review texts (no labels)"
+                     if cfg.task_adaptive_copies else ""),
+        "training_tokens_per_epoch": n_tokens,
+        **stats,
+        "train_minutes": round(train_minutes, 1),
+        "total_minutes": round((time.time() - t0) / 60, 1),
+        "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "hardware": hardware(),
+        "command": " ".join(cmd),
+    }
+    (out / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    say(f"[pretrain] done in {info['total_minutes']} min: {out} "
+        f"(loss {stats['train_loss_base2']}, {stats['tokens_per_second']} tokens/s)", flush=True)
+    return out
+
+
+# --------------------------------------------------------------------------- base model per profile
+def is_complete(folder: Path) -> bool:
+    return all((Path(folder) / f).is_file() for f in MODEL_FILES)
+
+
+def default_out(profile: str) -> Path:
+    return work_dir() / profile / "base-model"
+
+
+def base_model_dir(profile: str | None = None) -> Path:
+    """The fairseq base model (model.pt, dict.txt, sentencepiece.bpe.model) of a profile.
+
+    * ``full``: the course checkpoint RoBERTa_small_fr (``frlab.assets.fetch("roberta-small-fr-fairseq")``);
+      if it cannot be had, a model built by ``python -m frlab.pretrain --profile full`` in
+      ``<work>/full/base-model``; else :class:`BaseModelError` explaining both ways.
+    * ``cpu``: ``<work>/cpu/base-model`` built by ``python -m frlab.pretrain --profile cpu``
+      (~40 min on 2 cores); :class:`BaseModelError` with that command if it is missing.
+    * ``smoke``: ``<work>/smoke/base-model``, trained on the spot when missing (a couple of minutes).
+    """
+    name = profiles.current(profile).name
+    local = default_out(name)
+    if name == "full":
+        from frlab.assets import AssetError, fetch
+
+        try:
+            return fetch("roberta-small-fr-fairseq")
+        except AssetError as exc:
+            if is_complete(local):
+                return local
+            raise BaseModelError(
+                f"The course checkpoint RoBERTa_small_fr is not available ({str(exc).splitlines()[0]}).\n"
+                f"Build an equivalent one with the pretraining recipe (GPU, hours):\n"
+                f"    python -m frlab.pretrain --profile full --out {local}\n"
+                f"or use the CPU reference model: FRLAB_PROFILE=cpu (python -m frlab.pretrain --profile cpu).\n"
+                f"See the book chapter 'Where the base model comes from'."
+            ) from exc
+    if is_complete(local):
+        return local
+    if name == "cpu":
+        raise BaseModelError(
+            f"No CPU reference base model in {local}. Build it (about 40 min on 2 cores) with:\n"
+            f"    python -m frlab.pretrain --profile cpu --out {local}\n"
+            f"See the book chapter 'Where the base model comes from'."
+        )
+    return pretrain(local, config_for("smoke"))
+
+
+# --------------------------------------------------------------------------- command line
+def _parse_value(v: str):
+    if v.lower() == "none":
+        return None
+    for conv in (int, float):
+        try:
+            return conv(v)
+        except ValueError:
+            pass
+    return v
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m frlab.pretrain", description=__doc__.split("\n\n")[0])
+    p.add_argument("--profile", choices=profiles.PROFILES, default=None, help="default: FRLAB_PROFILE / auto")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default <work>/<profile>/base-model)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a PretrainConfig field, e.g. --set stop_minutes=30 --set vocab_size=16000")
+    a = p.parse_args(argv)
+    cfg = config_for(a.profile)
+    fields = set(asdict(cfg))
+    over = {}
+    for kv in a.set:
+        k, v = kv.split("=", 1)
+        if k not in fields:
+            p.error(f"unknown field {k!r}; fields: {', '.join(sorted(fields))}")
+        over[k] = _parse_value(v)
+    cfg = replace(cfg, **over)
+    out = a.out or default_out(cfg.profile)
+    pretrain(out, cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
