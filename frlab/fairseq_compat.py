@@ -39,3 +39,19 @@ def allow_fairseq_checkpoints() -> None:
     if hasattr(torch.serialization, "add_safe_globals"):
         torch.serialization.add_safe_globals(safe_types())
     _DONE = True
+
+
+def tame_fairseq_logging() -> None:
+    """Undo ``logging.basicConfig(level=DEBUG)`` run by fairseq's text-to-speech task at import.
+
+    Without this, every library's DEBUG messages (matplotlib's font search, ...) flood the notebooks.
+    """
+    import logging
+
+    import fairseq.tasks  # noqa: F401  (the import that configures the root logger)
+
+    root = logging.getLogger()
+    if root.level < logging.INFO:
+        root.setLevel(logging.INFO)
+    for name in ("fairseq.tasks.text_to_speech", "bitsandbytes", "matplotlib"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -12,8 +12,9 @@ No fork of fairseq is needed: fairseq imports this package before it parses the
 architecture name.
 """
 
-from frlab.fairseq_compat import allow_fairseq_checkpoints
+from frlab.fairseq_compat import allow_fairseq_checkpoints, tame_fairseq_logging
 
 allow_fairseq_checkpoints()
+tame_fairseq_logging()
 
 from . import roberta_small  # noqa: E402,F401  (registers the architecture)
