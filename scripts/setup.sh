@@ -11,6 +11,19 @@ want=$(cat requirements/*.txt pyproject.toml | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "setup: $VENV is up to date ($want)"; exit 0
 fi
+# System packages for grading and the book checks (requirements/apt.txt), when we can install them.
+apt_pkgs=$(grep -vE '^\s*(#|$)' requirements/apt.txt | tr '\n' ' ')
+missing=""
+for p in $apt_pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  if [ "${FRLAB_SKIP_APT:-0}" != 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: [0/4] Debian packages:$missing"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+  else
+    echo "setup: note: Debian packages$missing are missing (needed only for grading and the book checks);"
+    echo "       install them with: sudo apt-get install -y$missing"
+  fi
+fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
 echo "setup: [1/4] torch"
