@@ -132,14 +132,10 @@ def external_leak_check(site: Path = HTML_DIR) -> tuple[bool, list[str]]:
         import autograder.leaks as leaks  # owned by the autograder
     except ImportError:
         return False, []
-    for name in ("check_site", "check_tree", "check_path", "scan", "check"):
-        fn = getattr(leaks, name, None)
-        if callable(fn):
-            found = fn(site)
-            if isinstance(found, (list, tuple, set)):
-                return True, [str(p) for p in found]
-            return True, [] if not found else [str(found)]
-    return False, []
+    fn = getattr(leaks, "check_paths", None)
+    if not callable(fn):
+        return False, []
+    return True, [str(p) for p in fn([site])]
 
 
 # --------------------------------------------------------------------------- execution checks
