@@ -151,8 +151,16 @@ def execution_failures(build_dir: Path = BUILD_DIR) -> list[str]:
     if cache.is_dir():
         from jupyter_cache import get_cache
 
-        for rec in get_cache(str(cache)).list_project_records():
-            if getattr(rec, "traceback", None):
+        jc = get_cache(str(cache))
+        for rec in jc.list_project_records():
+            if not Path(rec.uri).exists():
+                continue  # a page that is no longer generated
+            try:
+                cached = jc.get_cached_project_nb(rec.uri)
+            except Exception:  # unreadable record: treat as not cached
+                cached = None
+            if cached is None and getattr(rec, "traceback", None):
+                # the current content has no successful execution and its last run failed
                 failures.append(f"jupyter-cache: {rec.uri} failed:\n{rec.traceback[-3000:]}")
     return failures
 
@@ -225,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t_build = time.time()
     if not args.no_build:
+        shutil.rmtree(HTML_DIR / "reports", ignore_errors=True)  # myst-nb rewrites the reports of failures
         rc, out = run_build(verbose=not args.quiet)
         if rc != 0:
             problems.append(f"jupyter-book exited with status {rc} (see {LOG_PATH.relative_to(REPO_ROOT)})")
