@@ -102,6 +102,7 @@ def _label(path: Path, root: Path) -> str:
 
 def render_part(key: str, title: str, root: Path, page_dir: Path = PAGE.parent) -> str:
     folder = root / key
+    short = f"Part {key[4:]}"
     out = [f"## {title}", ""]
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")) if folder.is_dir() else []
     shown = [p for p in files if p.suffix.lower() in (".json", ".csv", ".md") + FIGURE_EXT]
@@ -110,7 +111,7 @@ def render_part(key: str, title: str, root: Path, page_dir: Path = PAGE.parent) 
         return "\n".join(out)
     # provenance first
     prov = [folder / n for n in PROVENANCE_NAMES if (folder / n).is_file()]
-    out += ["### Provenance", ""]
+    out += [f"### {short}: provenance", ""]
     if not prov:
         out += [":::{warning}", f"No provenance file (`{'`, `'.join(PROVENANCE_NAMES)}`) in `results/{key}/`.", ":::", ""]
     for p in prov:
@@ -121,7 +122,7 @@ def render_part(key: str, title: str, root: Path, page_dir: Path = PAGE.parent) 
         out += [f"<small>source: `{_label(p, root)}`</small>", ""]
     tables = [p for p in shown if p.suffix.lower() in (".json", ".csv") and p not in prov]
     if tables:
-        out += ["### Tables", ""]
+        out += [f"### {short}: tables", ""]
     for p in tables:
         rel = _label(p, root)
         out += [f"**`{p.relative_to(folder).as_posix()}`**", ""]
@@ -139,7 +140,7 @@ def render_part(key: str, title: str, root: Path, page_dir: Path = PAGE.parent) 
         out += [f"**`{p.relative_to(folder).as_posix()}`**", "", _demote_headings(p.read_text(encoding="utf-8")).strip(), ""]
     figures = [p for p in shown if p.suffix.lower() in FIGURE_EXT]
     if figures:
-        out += ["### Figures", ""]
+        out += [f"### {short}: figures", ""]
     for p in figures:
         caption = p.stem.replace("_", " ")
         out += [f"```{{figure}} {_rel(p, page_dir)}", f":alt: {caption}", ":width: 90%", "", f"{caption} (`{_label(p, root)}`)", "```", ""]
