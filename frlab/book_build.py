@@ -2,8 +2,8 @@
 
 1. regenerate the chapter pages, the results page and ``_toc.yml`` (:mod:`frlab.book_pages`);
 2. ``jupyter-book build . -W --keep-going``: warnings are errors; chapter pages are executed
-   through jupyter-cache in the ``smoke`` profile (``FRLAB_PROFILE=smoke`` is forced), the
-   student notebooks are rendered unexecuted;
+   through jupyter-cache in the ``smoke`` profile (``FRLAB_PROFILE=smoke`` is forced; run outputs
+   go to ``_build/work`` unless ``FRLAB_WORK`` is set), the student notebooks are rendered unexecuted;
 3. fail on any execution failure: Jupyter Book itself exits 0 when a notebook fails, so the
    jupyter-cache records and the ``_build/html/reports/*.err.log`` files are checked;
 4. the solution-leak check on everything under ``_build/html`` (HTML, ``searchindex.js``,
@@ -38,7 +38,7 @@ LOG_PATH = BUILD_DIR / "book_build.log"
 # Graded answers that must never be published (also extracted from hidden tests, see answer_values()).
 KNOWN_ANSWERS = (22807552, 22829056, 22829568, 1572864)
 TEXT_SUFFIXES = (".html", ".js", ".txt", ".ipynb", ".md", ".json", ".py", ".xml", ".inv")
-_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN MARK SCHEME")
 
 
 # --------------------------------------------------------------------------- what must not leak
@@ -200,6 +200,9 @@ def run_build(verbose: bool = True) -> tuple[int, str]:
     """Run Jupyter Book (warnings as errors); returns (exit status, output)."""
     env = dict(os.environ, FRLAB_PROFILE="smoke", PYTHONWARNINGS="ignore", MPLBACKEND="Agg")
     env.setdefault("FRLAB_MIRROR", str((REPO_ROOT.parent / "shared" / "data").resolve()))
+    # the chapters' run outputs (binarised data, checkpoints, logs) stay inside the build folder, so that
+    # building the book never clobbers (or reuses) the outputs of `make run` in work/
+    env.setdefault("FRLAB_WORK", str(BUILD_DIR / "work"))
     cmd = jupyter_book_cmd() + ["build", str(REPO_ROOT), "--builder", "html", "-W", "--keep-going"]
     BUILD_DIR.mkdir(exist_ok=True)
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

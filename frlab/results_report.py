@@ -97,53 +97,80 @@ def _rel(path: Path, page_dir: Path) -> str:
 
 def _label(path: Path, root: Path) -> str:
     """How a stored file is named on the page: ``results/partN/...``."""
-    return "results/" + path.relative_to(root).as_posix()
+    return ("results/" + path.relative_to(root).as_posix()).rstrip("/")
 
 
-def render_part(key: str, title: str, root: Path, page_dir: Path = PAGE.parent) -> str:
-    folder = root / key
-    short = f"Part {key[4:]}"
-    out = [f"## {title}", ""]
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")) if folder.is_dir() else []
-    shown = [p for p in files if p.suffix.lower() in (".json", ".csv", ".md") + FIGURE_EXT]
-    if not shown:
-        out += [":::{note}", f"Not yet produced: no results are stored under `results/{key}/` yet.", ":::", ""]
-        return "\n".join(out)
-    # provenance first
-    prov = [folder / n for n in PROVENANCE_NAMES if (folder / n).is_file()]
-    out += [f"### {short}: provenance", ""]
-    if not prov:
-        out += [":::{warning}", f"No provenance file (`{'`, `'.join(PROVENANCE_NAMES)}`) in `results/{key}/`.", ":::", ""]
-    for p in prov:
+def _read_json(p: Path):
+    try:
+        return json.loads(p.read_text(encoding="utf-8")), None
+    except (ValueError, OSError) as exc:
+        return None, exc
+
+
+def render_group(folder: Path, files: list[Path], root: Path, page_dir: Path, heading: str) -> list[str]:
+    """One folder of stored results: provenance, tables, figures."""
+    out = [heading, ""]
+    prov_files = [folder / n for n in PROVENANCE_NAMES if (folder / n) in files]
+    jsons = {p: _read_json(p) for p in files if p.suffix.lower() == ".json" and p not in prov_files}
+    embedded = {p: d["provenance"] for p, (d, _) in jsons.items() if isinstance(d, dict) and "provenance" in d}
+    out += ["**Provenance**", ""]
+    if not prov_files and not embedded:
+        out += [":::{warning}", f"No provenance stored with `{_label(folder, root)}/` "
+                f"(expected one of `{'`, `'.join(PROVENANCE_NAMES)}` or a `provenance` entry in a JSON file).", ":::", ""]
+    for p in prov_files:
         if p.suffix == ".json":
-            out += [json_to_markdown(json.loads(p.read_text(encoding="utf-8"))), ""]
+            data, exc = _read_json(p)
+            out += [json_to_markdown(data) if exc is None else f"`{_label(p, root)}` could not be read: {exc}", ""]
         else:
             out += [_demote_headings(p.read_text(encoding="utf-8")).strip(), ""]
         out += [f"<small>source: `{_label(p, root)}`</small>", ""]
-    tables = [p for p in shown if p.suffix.lower() in (".json", ".csv") and p not in prov]
-    if tables:
-        out += [f"### {short}: tables", ""]
-    for p in tables:
-        rel = _label(p, root)
-        out += [f"**`{p.relative_to(folder).as_posix()}`**", ""]
-        try:
-            if p.suffix.lower() == ".json":
-                out += [json_to_markdown(json.loads(p.read_text(encoding="utf-8")))]
+    for p, prov in embedded.items():
+        out += [json_to_markdown(prov), "", f"<small>source: `{_label(p, root)}` (`provenance`)</small>", ""]
+    for p in files:
+        suffix = p.suffix.lower()
+        if p in prov_files or suffix not in (".json", ".csv", ".md"):
+            continue
+        out += [f"**`{_label(p, root)}`**", ""]
+        if suffix == ".json":
+            data, exc = jsons[p]
+            if exc is not None:
+                out += [f":::{{warning}}\n`{_label(p, root)}` could not be read: {exc}\n:::"]
             else:
+                if isinstance(data, dict) and "provenance" in data:
+                    data = {k: v for k, v in data.items() if k != "provenance"}
+                out += [json_to_markdown(data)]
+        elif suffix == ".csv":
+            try:
                 with open(p, newline="", encoding="utf-8") as f:
                     out += [md_table(list(csv.DictReader(f)))]
-        except (ValueError, OSError) as exc:
-            out += [f":::{{warning}}\n`{rel}` could not be read: {exc}\n:::"]
+            except (ValueError, OSError) as exc:
+                out += [f":::{{warning}}\n`{_label(p, root)}` could not be read: {exc}\n:::"]
+        else:
+            out += [_demote_headings(p.read_text(encoding="utf-8")).strip()]
         out += [""]
-    others = [p for p in shown if p.suffix.lower() == ".md" and p not in prov]
-    for p in others:
-        out += [f"**`{p.relative_to(folder).as_posix()}`**", "", _demote_headings(p.read_text(encoding="utf-8")).strip(), ""]
-    figures = [p for p in shown if p.suffix.lower() in FIGURE_EXT]
-    if figures:
-        out += [f"### {short}: figures", ""]
-    for p in figures:
-        caption = p.stem.replace("_", " ")
-        out += [f"```{{figure}} {_rel(p, page_dir)}", f":alt: {caption}", ":width: 90%", "", f"{caption} (`{_label(p, root)}`)", "```", ""]
+    for p in files:
+        if p.suffix.lower() in FIGURE_EXT:
+            caption = p.stem.replace("_", " ")
+            out += [f"```{{figure}} {_rel(p, page_dir)}", f":alt: {caption}", ":width: 90%", "",
+                    f"{caption} (`{_label(p, root)}`)", "```", ""]
+    return out
+
+
+def render_part(key: str, title: str, root: Path, page_dir: Path = PAGE.parent) -> str:
+    """A part's section: one sub-section per folder holding results (``results/partN/<profile>/`` ...)."""
+    folder = root / key
+    out = [f"## {title}", ""]
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")
+                   and p.suffix.lower() in (".json", ".csv", ".md") + FIGURE_EXT) if folder.is_dir() else []
+    if not files:
+        out += [":::{note}", f"Not yet produced: no results are stored under `results/{key}/` yet.", ":::", ""]
+        return "\n".join(out)
+    groups: dict[Path, list[Path]] = {}
+    for p in files:
+        groups.setdefault(p.parent, []).append(p)
+    for sub in sorted(groups):
+        name = _label(sub, root)
+        out += render_group(sub, groups[sub], root, page_dir, f"### `{name}/`")
     return "\n".join(out)
 
 
