@@ -231,6 +231,18 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(BUILD_DIR)
     cold = not CACHE_DIR.is_dir()
     problems: list[str] = []
+    for stem, why in book_pages.HELD_BACK.items():
+        print(f"book: chapter {stem} held back: {why}")
+    from frlab.notebook_exec import read_source
+
+    for src in book_pages.book_sources():
+        problems += [f"{src.name}: {p}" for p in book_pages.book_dependency_problems(read_source(src))]
+    if problems:
+        print("book: FAILED before building: these chapter pages cannot execute:", file=sys.stderr)
+        for p in problems:
+            print("  -", p, file=sys.stderr)
+        print("  (a `book` cell may only use names bound by earlier `book` cells or imported from frlab)", file=sys.stderr)
+        return 1
     for p in book_pages.generate_all():
         print("book: generated", p.relative_to(REPO_ROOT))
 

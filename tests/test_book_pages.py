@@ -84,7 +84,23 @@ def test_render_page_refuses_markers():
         book_pages.render_page(nb, "x.py")
 
 
-@pytest.mark.parametrize("src", chapter_sources(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("src", book_pages.book_sources(), ids=lambda p: p.stem)
+def test_book_cells_only_use_book_cells(src):
+    """A book page runs only the `book` cells: they must not need a solution or a left-out cell."""
+    assert book_pages.book_dependency_problems(read_source(src)) == []
+
+
+def test_dependency_check_finds_names_from_solution_cells(tmp_path):
+    src = tmp_path / "part9_dep.py"
+    src.write_text(SOURCE + textwrap.dedent('''
+        # %% tags=["book"]
+        print(f(2), demo_value, len([k for k in range(3)]))
+        '''), encoding="utf-8")
+    problems = book_pages.book_dependency_problems(read_source(src))
+    assert len(problems) == 1 and "uses f," in problems[0] + "," and "'f'" in problems[0]
+
+
+@pytest.mark.parametrize("src", book_pages.book_sources(), ids=lambda p: p.stem)
 def test_every_chapter_source_gives_a_clean_page(src):
     """The real chapter sources: no graded cell, no marker, no answer value; the exercise box is there."""
     from frlab.book_build import _number_patterns, answer_values
@@ -102,7 +118,7 @@ def test_every_chapter_source_gives_a_clean_page(src):
 def test_toc_lists_every_chapter_and_the_results_pages():
     toc = book_pages.toc_yaml()
     assert toc.startswith("# GENERATED") and "root: book/intro" in toc
-    for src in chapter_sources():
+    for src in book_pages.book_sources():
         assert f"file: book/chapters/{src.stem}" in toc
     assert "file: book/results" in toc and "file: book/execution" in toc
     assert "solutions" not in toc
