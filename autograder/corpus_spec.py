@@ -1,0 +1,284 @@
+"""The self-test corpus: synthetic submissions with the score each must get.
+
+``python -m autograder.corpus_spec`` (also run by ``python -m autograder.generate``) builds
+``autograder/corpus/submitted/<student>/<assignment>/`` from the student notebooks in ``notebooks/``
+and writes ``autograder/corpus/expected.json``. ``python -m autograder.selftest`` grades the corpus
+and fails on any mis-grade.
+
+A submission spec: ``assignment``; ``cells`` (grade_id -> new source of a solution cell); ``edit``
+(grade_id -> new source of a *test* cell: tampering); ``delete`` (grade_ids); ``meta`` (grade_id ->
+nbgrader metadata overrides); ``raw`` (the file's bytes as text: corrupt notebooks); ``missing``
+(no notebook); ``files`` (relpath -> text: artefacts beside the notebook); ``expect``: ``auto_score``,
+``passed`` (autograded test ids that must pass; every other test must fail), ``status``,
+``tampered``; ``forbidden`` (paths that must not exist after grading: writes outside the submission).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+
+from autograder import AUTOGRADER_DIR, REPO_ROOT
+
+CORPUS_DIR = AUTOGRADER_DIR / "corpus"
+SUBMITTED_DIR = CORPUS_DIR / "submitted"
+EXPECTED = CORPUS_DIR / "expected.json"
+PWNED = "/work/frlab-corpus-pwned.txt"   # a write outside the submission must never create this
+
+# ------------------------------------------------------------------------------------------- Part 1
+P1 = "part1_parameter_counting"
+P1_TESTS = ["test_count_weights", "test_count_trainable", "test_count_function_general", "test_count_on_model"]
+
+P1_FUNCTION = '''\
+def count_parameters(V, T, d, d_ff, L, with_biases_and_layernorm=False):
+    """Parameters of a fairseq RoBERTa encoder (no LM head)."""
+    emb = V * d + (T + 2) * d
+    layer = 4 * d * d + 2 * d * d_ff
+    if with_biases_and_layernorm:
+        layer += 4 * d + d_ff + d + 4 * d
+        emb += 2 * d
+    return int(emb + L * layer)
+'''
+P1_ANSWERS = '''\
+n_weights = count_parameters(V, T, d, d_ff, L, with_biases_and_layernorm=False)
+n_trainable = count_parameters(V, T, d, d_ff, L, with_biases_and_layernorm=True)
+print(f"(A) weights only:             {n_weights:,}")
+print(f"(B) with biases and LayerNorm: {n_trainable:,}")
+'''
+P1_ON_MODEL = '''\
+def is_layernorm(name):
+    return "layer_norm" in name or "layernorm" in name
+
+
+def count_on_model(encoder, with_biases_and_layernorm=False):
+    total = 0
+    for name, p in encoder.named_parameters():
+        if with_biases_and_layernorm or (name.endswith(".weight") and not is_layernorm(name)):
+            total += p.numel()
+    return int(total)
+'''
+P1_WRITTEN = ("Positions start after the padding index, so two rows are reserved and never used: T + 2 rows. "
+              "One more dictionary entry adds one embedding row, i.e. d more parameters.")
+P1_OK = {"count_function": P1_FUNCTION, "count_answers": P1_ANSWERS, "count_on_model": P1_ON_MODEL,
+         "written_positions": P1_WRITTEN}
+
+
+def p1(cells=None, **kw):
+    spec = {"assignment": P1, "cells": {**P1_OK, **(cells or {})}}
+    spec.update(kw)
+    return spec
+
+
+def _answers_fallback(code_on_success: str) -> str:
+    # used by the sandbox probes: correct answers only if the forbidden action succeeded
+    return (P1_ANSWERS.split("print")[0].replace("n_weights =", "_ok_w =").replace("n_trainable =", "_ok_t =")
+            + "n_weights, n_trainable = 1, 2\n" + code_on_success)
+
+
+SUBMISSIONS: dict[str, dict] = {
+    # -- right answers
+    "p1-correct": p1(expect={"passed": P1_TESTS}),
+    "p1-correct-noisy-stderr": p1(
+        {"count_answers": "import sys, warnings\nwarnings.warn('just a warning')\n"
+                          "print('debug', file=sys.stderr)\n" + P1_ANSWERS},
+        expect={"passed": P1_TESTS}),
+    "p1-hardcoded-answers": p1(
+        {"count_function": "def count_parameters(V, T, d, d_ff, L, with_biases_and_layernorm=False):\n"
+                           "    raise NotImplementedError()\n",
+         "count_answers": "n_weights = 22807552\nn_trainable = 22829056\n"},
+        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_on_model"]}),
+    # -- wrong answers real students give
+    "p1-wrong-forgot-ffn-and-positions": p1(
+        {"count_function": P1_FUNCTION.replace(" + (T + 2) * d", "").replace(" + 2 * d * d_ff", "")},
+        expect={"passed": []}),                     # 20,578,304
+    "p1-wrong-positions-T": p1(
+        {"count_function": P1_FUNCTION.replace("(T + 2) * d", "T * d")}, expect={"passed": []}),
+    "p1-wrong-trainable-given-for-weights": p1(
+        {"count_answers": "n_weights = 22829056\nn_trainable = 22829056\n"},
+        expect={"passed": ["test_count_function_general"]}),
+    "p1-wrong-swapped": p1(
+        {"count_answers": "n_weights = count_parameters(V, T, d, d_ff, L, True)\n"
+                          "n_trainable = count_parameters(V, T, d, d_ff, L, False)\n"},
+        expect={"passed": ["test_count_function_general"]}),
+    "p1-wrong-no-embedding-layernorm": p1(
+        {"count_function": P1_FUNCTION.replace("        emb += 2 * d\n", "")},
+        expect={"passed": ["test_count_weights"]}),
+    "p1-wrong-model-count-includes-layernorm": p1(
+        {"count_on_model": P1_ON_MODEL.replace(' and not is_layernorm(name)', '')},
+        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_function_general"]}),
+    # -- type gaming: floats, numpy, int subclasses
+    "p1-type-float": p1(
+        {"count_answers": P1_ANSWERS.replace("n_weights = count", "n_weights = 1.0 * count")
+                                    .replace("n_trainable = count", "n_trainable = 1.0 * count")},
+        expect={"passed": ["test_count_function_general", "test_count_on_model"]}),
+    "p1-type-numpy-int": p1(
+        {"count_function": "import numpy as np\n" + P1_FUNCTION.replace("return int(", "return np.int64(")},
+        expect={"passed": ["test_count_on_model"]}),
+    "p1-type-int-subclass-always-equal": p1(
+        {"count_function": "class Int(int):\n    def __eq__(self, other):\n        return True\n"
+                           "    __hash__ = int.__hash__\n\n\n" + P1_FUNCTION.replace("return int(", "return Int(")},
+        # the exact-value tests reject it; the consistency test (model vs analytic) is fooled by __eq__
+        expect={"passed": ["test_count_on_model"]}),
+    # -- errors and hostile code
+    "p1-exception": p1(
+        {"count_on_model": P1_ON_MODEL + "\nraise RuntimeError('half-finished cell')\n"},
+        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_function_general",
+                           "test_count_on_model"]}),
+    "p1-exception-in-function": p1(
+        {"count_function": P1_FUNCTION.replace('    """Parameters', '    if L < 4:\n        raise ValueError(L)\n    """Parameters')},
+        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_on_model"]}),
+    "p1-infinite-loop": p1(
+        {"count_on_model": "while True:\n    pass\n" + P1_ON_MODEL},
+        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_function_general"]}),
+    "p1-infinite-loop-in-test": p1(
+        {"count_function": P1_FUNCTION.replace('    """Parameters', '    while V < 32000:\n        pass\n    """Parameters')},
+        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_on_model"]}),
+    "p1-memory-bomb": p1(
+        {"count_on_model": "def _bomb():\n    hog = []\n    while True:\n        hog.append(bytearray(50_000_000))\n\n"
+                           "_bomb()\n" + P1_ON_MODEL},
+        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_function_general"]}),
+    "p1-network-call": p1(
+        {"count_answers": _answers_fallback(
+            "import urllib.request\ntry:\n    urllib.request.urlopen('https://pypi.org/simple/', timeout=10).read(100)\n"
+            "    n_weights, n_trainable = _ok_w, _ok_t   # reached the network\nexcept Exception as exc:\n"
+            "    print('no network:', type(exc).__name__)\n")},
+        expect={"passed": ["test_count_function_general"]}),
+    "p1-write-outside-submission": p1(
+        {"count_answers": _answers_fallback(
+            f"try:\n    open({PWNED!r}, 'w').write('pwned')\n    n_weights, n_trainable = _ok_w, _ok_t\n"
+            "except OSError as exc:\n    print('write refused:', exc)\n")},
+        expect={"passed": ["test_count_function_general"]}, forbidden=[PWNED]),
+    "p1-read-hidden-tests": p1(
+        {"count_answers": _answers_fallback(
+            "import glob, os, re, sys\nroot = os.path.dirname(sys.prefix)   # the repository (venv inside it)\n"
+            "cands = glob.glob(root + '/solutions/part1*.py') + glob.glob(root + '/autograder/**/part1*.ipynb', recursive=True)"
+            " + glob.glob(root + '/autograder/**/gradebook*.db', recursive=True) + glob.glob('/tmp/**/*.ipynb', recursive=True) + glob.glob('*.ipynb')\n"
+            "for f in cands:\n"
+            "    try:\n        nums = re.findall(r'== (\\d{8})', open(f, errors='ignore').read())\n"
+            "    except OSError:\n        continue\n    if len(nums) >= 2:\n        n_weights, n_trainable = int(nums[0]), int(nums[1])\n"
+            "print('files seen:', len(cands))\n")},
+        expect={"passed": ["test_count_function_general"]}),
+    "p1-kernel-crash": p1(
+        {"count_on_model": "import os\nos.kill(os.getpid(), 9)\n" + P1_ON_MODEL},
+        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_function_general"]}),
+    # -- tampering with the tests
+    "p1-tamper-deleted-tests": p1(
+        delete=["test_count_weights", "test_count_trainable"],
+        expect={"passed": P1_TESTS, "tampered": True}),
+    "p1-tamper-edited-tests": p1(
+        {"count_function": P1_FUNCTION.replace(" + (T + 2) * d", "").replace(" + 2 * d * d_ff", "")},
+        edit={t: "pass\n" for t in P1_TESTS},
+        expect={"passed": [], "tampered": True}),
+    "p1-tamper-metadata-points": p1(
+        meta={"test_count_weights": {"points": 100}},
+        expect={"passed": P1_TESTS, "tampered": True}),
+    # -- broken or empty submissions
+    "p1-untouched": {"assignment": P1, "cells": {}, "expect": {"passed": []}},
+    "p1-corrupt-json": {"assignment": P1, "raw": '{"cells": [{"cell_type": "code", "source": "n_weights = 2',
+                        "expect": {"passed": [], "status": "corrupt"}},
+    "p1-not-a-notebook": {"assignment": P1, "raw": '{"hello": "world"}', "expect": {"passed": [], "status": "corrupt"}},
+    "p1-missing-notebook": {"assignment": P1, "missing": True, "files": {"notes.txt": "forgot the notebook"},
+                            "expect": {"passed": [], "status": "missing"}},
+}
+
+POINTS: dict[str, dict[str, float]] = {}
+
+
+def _set_source(nb, gid: str, source: str) -> bool:
+    for cell in nb.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == gid:
+            cell.source = source
+            return True
+    return False
+
+
+def build_submission(student: str, spec: dict, dest_root: Path = SUBMITTED_DIR,
+                     notebooks_dir: Path = REPO_ROOT / "notebooks") -> Path:
+    a = spec["assignment"]
+    d = Path(dest_root) / student / a
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+    for rel, text in (spec.get("files") or {}).items():
+        (d / rel).parent.mkdir(parents=True, exist_ok=True)
+        (d / rel).write_text(text)
+    if spec.get("missing"):
+        return d
+    if "raw" in spec:
+        (d / f"{a}.ipynb").write_text(spec["raw"])
+        return d
+    nb = nbformat.read(str(Path(notebooks_dir) / f"{a}.ipynb"), as_version=4)
+    nb = copy.deepcopy(nb)
+    for gid, src in {**spec.get("cells", {}), **spec.get("edit", {})}.items():
+        if not _set_source(nb, gid, src):
+            raise KeyError(f"{student}: no cell {gid!r} in {a}")
+    for gid, over in (spec.get("meta") or {}).items():
+        for cell in nb.cells:
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == gid:
+                cell.metadata.nbgrader.update(over)
+    if spec.get("delete"):
+        nb.cells = [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") not in spec["delete"]]
+    nbformat.write(nb, str(d / f"{a}.ipynb"))
+    return d
+
+
+def test_points(assignment: str, notebooks_dir: Path = REPO_ROOT / "notebooks") -> dict[str, float]:
+    """Autograded test id -> points, from the student notebook."""
+    nb = nbformat.read(str(Path(notebooks_dir) / f"{assignment}.ipynb"), as_version=4)
+    out = {}
+    for cell in nb.cells:
+        m = cell.get("metadata", {}).get("nbgrader", {})
+        if m.get("grade") and not m.get("solution") and cell.cell_type == "code":
+            out[m["grade_id"]] = float(m.get("points", 0))
+    return out
+
+
+def expected_results(notebooks_dir: Path = REPO_ROOT / "notebooks", available: set[str] | None = None) -> dict:
+    out = {}
+    for student, spec in SUBMISSIONS.items():
+        a = spec["assignment"]
+        if available is not None and a not in available:
+            continue
+        pts = test_points(a, notebooks_dir)
+        exp = spec["expect"]
+        unknown = set(exp["passed"]) - set(pts)
+        if unknown:
+            raise KeyError(f"{student}: unknown tests {sorted(unknown)}")
+        out[student] = {
+            "assignment": a, "notebook": a,
+            "status": exp.get("status", "graded"),
+            "tampered": bool(exp.get("tampered", False)),
+            "passed": sorted(exp["passed"]),
+            "failed": sorted(set(pts) - set(exp["passed"])),
+            "auto_score": sum(pts[t] for t in exp["passed"]),
+            "auto_max": sum(pts.values()),
+            "forbidden": spec.get("forbidden", []),
+        }
+    return out
+
+
+def build(dest_root: Path = SUBMITTED_DIR, notebooks_dir: Path = REPO_ROOT / "notebooks",
+          expected_path: Path | None = EXPECTED) -> dict:
+    """(Re)build every submission whose assignment has a student notebook; write expected.json."""
+    available = {p.stem for p in Path(notebooks_dir).glob("part*.ipynb")}
+    dest_root = Path(dest_root)
+    if dest_root.exists():
+        shutil.rmtree(dest_root)
+    for student, spec in SUBMISSIONS.items():
+        if spec["assignment"] in available:
+            build_submission(student, spec, dest_root, notebooks_dir)
+    exp = expected_results(notebooks_dir, available)
+    if expected_path:
+        Path(expected_path).write_text(json.dumps(exp, indent=1, sort_keys=True) + "\n")
+    return exp
+
+
+if __name__ == "__main__":
+    e = build()
+    print(f"corpus: {len(e)} submission(s) -> {SUBMITTED_DIR.relative_to(REPO_ROOT)}, {EXPECTED.relative_to(REPO_ROOT)}")
+    sys.exit(0)

@@ -1,0 +1,68 @@
+"""nbconvert/nbgrader preprocessors used by the course config (``autograder/course.py``).
+
+* :class:`DropGradeCellStderr` – after execution, drop ``stderr`` stream outputs of grade cells. nbgrader
+  scores a test cell zero when it wrote anything to stderr; library logging/warnings (fairseq's INFO
+  lines, torch/transformers warnings) must not fail a test: a test fails only when it raises.
+* :class:`HideHiddenTests` – for the feedback pages: error outputs of cells with hidden tests lose their
+  tracebacks when these show a hidden-test line (only ``ename`` and the assertion message remain), and
+  every leak value (:mod:`autograder.leaks`) is scrubbed from the outputs of such cells and from all
+  tracebacks. ``nbgrader.preprocessors.ClearHiddenTests`` then removes the hidden source itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+from nbconvert.preprocessors import Preprocessor
+
+from autograder import leaks
+
+BEGIN_HID, END_HID = leaks.BEGIN_HID, leaks.END_HID
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _is_grade(cell) -> bool:
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
+
+
+class DropGradeCellStderr(Preprocessor):
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and _is_grade(cell):
+            cell.outputs = [o for o in cell.get("outputs", [])
+                            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+        return cell, resources
+
+
+def hidden_lines(source: str) -> list[str]:
+    _, _, hid = leaks.split_regions(source)
+    return [n for n in (leaks._norm(h) for h in hid) if len(n) >= 6]
+
+
+class HideHiddenTests(Preprocessor):
+    message = "a hidden test failed (hidden tests are not shown)"
+
+    def preprocess(self, nb, resources):
+        sec = leaks.secrets()
+        secret_lines = list(sec.lines)
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            hidden = hidden_lines(cell.source) if BEGIN_HID in cell.source else []
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    tb = leaks._norm(_ANSI.sub("", "\n".join(out.get("traceback", []))))
+                    evalue = leaks.scrub(str(out.get("evalue", "")), sec)
+                    shows_secret = any(h in tb for h in hidden) or any(s in tb for s in secret_lines)
+                    if shows_secret:
+                        out["traceback"] = [f"{out.get('ename', 'Error')}: {self.message}"
+                                            + (f" -- {evalue}" if evalue else "")]
+                    else:
+                        out["traceback"] = [leaks.scrub(t, sec) for t in out.get("traceback", [])]
+                    out["evalue"] = evalue
+                elif hidden:
+                    if "text" in out:
+                        out["text"] = leaks.scrub("".join(out["text"]), sec)
+                    for k, v in list((out.get("data") or {}).items()):
+                        if k.startswith("text/"):
+                            out["data"][k] = leaks.scrub("".join(v) if isinstance(v, list) else v, sec)
+        return nb, resources

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Kernel wrapper that runs the grading kernel in a sandbox (standalone script: no package imports).
+
+Used as the ``argv`` of the ``frlab-sandbox`` kernel spec::
+
+    python autograder/sandbox.py -- python -m ipykernel_launcher -f {connection_file}
+
+The kernel then runs
+
+* under ``prlimit``: address space (``FRLAB_SANDBOX_MEM_MB``, default 6144 MiB), CPU time for the whole
+  notebook (``FRLAB_SANDBOX_CPU_S``, default 900 s), file size (512 MiB), open files;
+* inside ``bwrap`` (bubblewrap): all namespaces unshared (no network: only its own loopback), the
+  root filesystem read-only, a private ``/tmp`` (tmpfs, 1 GiB), writable only the notebook's folder
+  (the kernel's working directory) and the connection-file folder (the kernel's IPC sockets: the grader
+  talks to the kernel over Unix sockets, ``KernelManager.transport = "ipc"``); the solutions, the
+  course directory (gradebook, source notebooks with hidden tests) and ``.git`` are hidden (empty
+  tmpfs), plus any ``FRLAB_SANDBOX_HIDE`` paths (``os.pathsep``-separated); the notebooks in the
+  kernel's folder (nbgrader's copy being graded, with the hidden tests) read as empty files.
+
+``FRLAB_SANDBOX`` = ``bwrap`` (default: required, fail if unusable) | ``auto`` (bwrap if it works, else
+limits only, with a warning on stderr) | ``none`` (limits only).  ``python autograder/sandbox.py --probe``
+prints which mode works here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+
+
+def _int_env(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def bwrap_works() -> bool:
+    bwrap = shutil.which("bwrap")
+    if not bwrap:
+        return False
+    try:
+        r = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
+                            "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "true"],
+                           capture_output=True, timeout=20)
+        return r.returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def hidden_paths() -> list[str]:
+    paths = [os.path.join(REPO, "solutions"), os.path.join(REPO, "autograder"), os.path.join(REPO, ".git")]
+    paths += [p for p in os.environ.get("FRLAB_SANDBOX_HIDE", "").split(os.pathsep) if p]
+    return [os.path.realpath(p) for p in paths if os.path.isdir(p)]
+
+
+def _connection_file(cmd: list[str]) -> str | None:
+    for i, a in enumerate(cmd):
+        if a in ("-f", "--f", "--file") and i + 1 < len(cmd):
+            return cmd[i + 1]
+        if a.startswith("--f="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def limits_prefix() -> list[str]:
+    mem = _int_env("FRLAB_SANDBOX_MEM_MB", 6144) * 1024 * 1024
+    cpu = _int_env("FRLAB_SANDBOX_CPU_S", 900)
+    prlimit = shutil.which("prlimit")
+    if not prlimit:
+        raise SystemExit("sandbox: prlimit (util-linux) is required")
+    return [prlimit, f"--as={mem}", f"--cpu={cpu}", f"--fsize={512 * 1024 * 1024}", "--nofile=1024", "--core=0", "--"]
+
+
+def bwrap_command(cmd: list[str], cwd: str) -> list[str]:
+    cwd = os.path.realpath(cwd)
+    conn = _connection_file(cmd)
+    args = [shutil.which("bwrap"), "--unshare-all", "--die-with-parent",
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            "--size", str(1024 * 1024 * 1024), "--tmpfs", "/tmp"]
+    for p in hidden_paths():       # mounted over by the writable binds below when they lie inside
+        args += ["--tmpfs", p]
+    writable = [cwd]
+    if conn:
+        cdir = os.path.dirname(os.path.realpath(conn))
+        if cdir in ("/", "/tmp", os.path.realpath("/tmp"), os.path.expanduser("~")):
+            raise SystemExit(f"sandbox: the kernel connection file lies in the shared folder {cdir}; "
+                             "run the grader with a private TMPDIR/JUPYTER_RUNTIME_DIR (see autograder/course.py)")
+        writable.append(cdir)
+    for w in writable:
+        args += ["--bind", w, w]
+    # nbgrader writes the notebook being graded -- hidden tests restored -- into the kernel's folder:
+    # the kernel must not be able to read it (an empty file is mounted over each notebook there)
+    for name in sorted(os.listdir(cwd)):
+        if name.endswith(".ipynb") and os.path.isfile(os.path.join(cwd, name)):
+            args += ["--ro-bind", "/dev/null", os.path.join(cwd, name)]
+    args += ["--chdir", cwd,
+             "--setenv", "MPLCONFIGDIR", "/tmp/mpl", "--setenv", "HF_HOME", "/tmp/hf",
+             "--setenv", "FRLAB_WORK", "/tmp/frlab-work", "--setenv", "TMPDIR", "/tmp",
+             "--setenv", "IPYTHONDIR", "/tmp/ipython", "--setenv", "FRLAB_SANDBOXED", "bwrap",
+             # ipykernel's parent poller would see the pid-namespace init as its parent and exit;
+             # --die-with-parent already ties the kernel to the grader
+             "--unsetenv", "JPY_PARENT_PID",
+             "--"]
+    return args + cmd
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--probe"]:
+        print("bwrap" if bwrap_works() else "none")
+        return 0
+    if "--" in argv:
+        argv = argv[argv.index("--") + 1:]
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    mode = os.environ.get("FRLAB_SANDBOX", "bwrap")
+    if mode in ("bwrap", "auto"):
+        if bwrap_works():
+            full = limits_prefix() + bwrap_command(argv, os.getcwd())
+        elif mode == "bwrap":
+            print("sandbox: bubblewrap (bwrap) is missing or cannot create namespaces here; install the "
+                  "'bubblewrap' package or set FRLAB_SANDBOX=auto/none to grade WITHOUT isolation", file=sys.stderr)
+            return 3
+        else:
+            print("sandbox: WARNING bwrap unusable: grading with resource limits only (no network/"
+                  "filesystem isolation)", file=sys.stderr)
+            full = limits_prefix() + argv
+    else:
+        full = limits_prefix() + argv
+    os.environ.setdefault("FRLAB_SANDBOXED", "none")
+    os.execvp(full[0], full)
+    return 0  # pragma: no cover
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
