@@ -133,6 +133,45 @@ def hyperparameters(profile: str | None = None) -> dict:
     )
 
 
+def training_arguments(run_dir: Path | str, seed: int, hp: dict | None = None, **overrides):
+    """The reference ``TrainingArguments`` of the chapter (what Exercise 3.2 asks for).
+
+    Part 2's fairseq settings: batch, epochs, lr, warm-up fraction then linear decay, weight decay,
+    Adam (0.9, 0.98, 1e-8), no gradient clipping (``--clip-norm 0``); evaluation and saving every
+    ``eval_steps`` updates (else every epoch), best checkpoint by valid accuracy reloaded at the end;
+    TensorBoard logging (transformers 5 has no ``logging_dir`` argument: set ``TENSORBOARD_LOGGING_DIR``).
+    """
+    from transformers import TrainingArguments
+
+    hp = hp or hyperparameters()
+    strategy = "steps" if hp["eval_steps"] else "epoch"
+    kw = dict(
+        output_dir=str(run_dir), per_device_train_batch_size=hp["batch_size"],
+        per_device_eval_batch_size=hp["eval_batch_size"], num_train_epochs=hp["epochs"], learning_rate=hp["lr"],
+        warmup_steps=hp["warmup_ratio"], lr_scheduler_type="linear", weight_decay=hp["weight_decay"],
+        adam_beta1=hp["adam_beta1"], adam_beta2=hp["adam_beta2"], adam_epsilon=hp["adam_eps"], max_grad_norm=0.0,
+        eval_strategy=strategy, eval_steps=hp["eval_steps"], save_strategy=strategy, save_steps=hp["eval_steps"],
+        save_total_limit=1, save_only_model=True, load_best_model_at_end=True, metric_for_best_model=METRIC,
+        greater_is_better=True, logging_steps=hp["logging_steps"], report_to=["tensorboard"], seed=seed,
+        dataloader_num_workers=0, disable_tqdm=True,
+    )
+    kw.update(overrides)
+    return TrainingArguments(**kw)
+
+
+COMPARED_FIELDS = ("per_device_train_batch_size", "num_train_epochs", "learning_rate", "warmup_steps",
+                   "lr_scheduler_type", "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm",
+                   "eval_strategy", "eval_steps", "save_strategy", "load_best_model_at_end",
+                   "metric_for_best_model", "greater_is_better", "seed")
+
+
+def args_differences(args, reference) -> list[str]:
+    """Fields of ``COMPARED_FIELDS`` where two TrainingArguments differ (for the exercise test)."""
+    a, b = args.to_dict(), reference.to_dict()
+    norm = lambda v: "accuracy" if v in ("accuracy", "eval_accuracy") else (v or 0.0) if v in (None, 0, 0.0) else v
+    return [f"{k}: {a.get(k)!r} != {b.get(k)!r}" for k in COMPARED_FIELDS if norm(a.get(k)) != norm(b.get(k))]
+
+
 def part3_dir(profile: str | None = None) -> Path:
     """``<work>/<profile>/part3``: converted model, JSON-lines data and runs of the chapter."""
     return work_dir() / profiles.current(profile).name / "part3"

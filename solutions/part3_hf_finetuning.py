@@ -217,17 +217,12 @@ assert isinstance(_args, TrainingArguments)
 assert _args.load_best_model_at_end, "the best checkpoint must be reloaded at the end"
 assert "tensorboard" in _args.report_to, "log to TensorBoard"
 ### BEGIN HIDDEN TESTS
-assert _args.per_device_train_batch_size == HP["batch_size"] == 8
-assert _args.num_train_epochs == HP["epochs"] and _args.learning_rate == HP["lr"]
-assert _args.lr_scheduler_type.value == "linear" and abs(_args.warmup_steps - 0.06) < 1e-9
-assert _args.weight_decay == 0.01 and _args.adam_beta2 == 0.98 and _args.adam_epsilon == 1e-8
-assert not _args.max_grad_norm, "fairseq ran without gradient clipping"
-assert _args.metric_for_best_model in ("accuracy", "eval_accuracy") and _args.greater_is_better
-assert _args.eval_strategy.value == ("steps" if HP["eval_steps"] else "epoch")
-assert _args.save_strategy.value == _args.eval_strategy.value
-if HP["eval_steps"]:
-    assert _args.eval_steps == HP["eval_steps"]
-assert _args.seed == 0 and make_training_args(work / "runs" / "check", seed=2).seed == 2
+for _seed in (0, 2):
+    _diff = hf_finetune.args_differences(make_training_args(work / "runs" / "check", seed=_seed),
+                                         hf_finetune.training_arguments(work / "runs" / "check", _seed, HP))
+    assert not _diff, f"TrainingArguments differ from Part 2's settings: {_diff}"
+assert _args.per_device_train_batch_size == 8 and abs(_args.warmup_steps - 0.06) < 1e-9
+assert _args.adam_beta2 == 0.98 and not _args.max_grad_norm
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -237,6 +232,9 @@ assert _args.seed == 0 and make_training_args(work / "runs" / "check", seed=2).s
 # must list the classifier as the only missing weights (anything else would be a random weight hiding in the
 # encoder). The `Trainer` evaluates on the validation set, keeps the best checkpoint, and we then evaluate that
 # checkpoint on the test set. A finished run (`run.json` in its folder) is loaded, not retrained.
+#
+# The runs use the lab's reference settings, `hf_finetune.training_arguments(run_dir, seed, HP)` — the
+# `TrainingArguments` your `make_training_args` must reproduce (the test above compares them field by field).
 #
 # While grading, nothing is trained: the cell reads the results you submit beside the notebook
 # (`part3_runs.json`, written by this cell).
@@ -257,7 +255,7 @@ else:
     torch.set_num_threads(HP["threads"] or torch.get_num_threads())
     for seed in HP["seeds"]:
         run_dir = runs_dir / hf_finetune.run_name(seed)
-        args = make_training_args(run_dir, seed)
+        args = hf_finetune.training_arguments(run_dir, seed, HP)
         if hf_finetune.run_is_finished(run_dir, args, model_dir):
             print(f"[{run_dir.name}] finished run found: loaded, not retrained")
             runs.append(hf_finetune.load_run(run_dir))
