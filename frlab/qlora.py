@@ -286,7 +286,7 @@ def keep_cpu_4bit_trainable(model) -> int:
 # --------------------------------------------------------------------------- smoke model
 SMOKE_RECIPE = dict(
     vocab_size=4000, hidden_size=128, n_layer=2, n_head=4,
-    corpus_lines=10000, block=64, batch=16, steps=200, lr=2e-3, seed=0, version=1,
+    corpus_lines=10000, faq_repeats=3, block=64, batch=16, steps=200, lr=2e-3, seed=0, version=2,
 )
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]   # ids 0..3, as in BLOOM
 
@@ -342,12 +342,16 @@ def build_smoke_model(out_dir: Path | str | None = None, *, force: bool = False,
     """A tiny ``BloomForCausalLM`` (same module names as bloom-560m) + tokenizer, saved to
     ``work_dir()/smoke/bloom-tiny`` (reused when the recipe is unchanged).
 
-    Recipe: byte-level BPE tokenizer (4k) trained on a French corpus sample plus the FAQ
-    questions (not the answers); random init; a brief causal-LM pretraining (200 steps of
-    16×64 tokens) on the corpus sample only — the FAQ answers are never seen before
-    fine-tuning.  Without the fr-corpus asset the model keeps its random init, and
-    ``frlab_smoke.json`` says so.  It is a stand-in that lets the QLoRA code run on a CPU
-    in seconds, not a useful language model.
+    Recipe: random init; byte-level BPE tokenizer (4k) and a brief causal-LM pretraining
+    (200 steps of 16×64 tokens) on a French corpus sample (10k sentences) **plus the FAQ's
+    questions and answers as plain sentences** (3 copies, shuffled in; never in the
+    ``<human>:``/``<assistant>:`` format).  A 1M-parameter model cannot learn the shop's
+    vocabulary from general French in a minute, and without it the LoRA step has nothing to
+    build on; bloom-560m, in the full profile, knows such text from its own pretraining.
+    Fine-tuning then teaches the dialogue format and which answer follows which question.
+    Without the fr-corpus asset only the FAQ sentences are used, and ``frlab_smoke.json``
+    says so.  It is a stand-in that lets the QLoRA code run on a CPU in seconds, not a
+    useful language model.
     """
     import torch
     from transformers import BloomConfig, BloomForCausalLM
@@ -382,10 +386,15 @@ def _build(out: Path, info_path: Path, key: str, recipe: dict, t0: float, verbos
 
     from frlab.qa_data import BUNDLED_FAQ, read_faq_file
 
+    import random
+
     torch.manual_seed(recipe["seed"])
     lines, corpus_note = _corpus_lines(recipe["corpus_lines"], recipe["seed"])
-    questions = [r["question"] for r in read_faq_file(BUNDLED_FAQ)]
-    tokenizer = _train_tokenizer(lines + questions, recipe["vocab_size"])
+    faq_text = [t for r in read_faq_file(BUNDLED_FAQ) for t in (r["question"], r["answer"])]
+    lines = lines + faq_text * recipe["faq_repeats"]
+    random.Random(recipe["seed"]).shuffle(lines)
+    corpus_note += f" + the {len(faq_text)} FAQ questions/answers as plain sentences x{recipe['faq_repeats']}"
+    tokenizer = _train_tokenizer(lines, recipe["vocab_size"])
     config = BloomConfig(vocab_size=len(tokenizer), hidden_size=recipe["hidden_size"], n_layer=recipe["n_layer"],
                          n_head=recipe["n_head"], bos_token_id=1, eos_token_id=2, pad_token_id=3,
                          hidden_dropout=0.0, attention_dropout=0.0)
@@ -419,8 +428,7 @@ def _build(out: Path, info_path: Path, key: str, recipe: dict, t0: float, verbos
         tokenizer.save_pretrained(tmp)
         info = dict(
             recipe_hash=key, recipe=recipe, what="tiny BloomForCausalLM for the smoke profile (NOT bloom-560m)",
-            init="random init" + (f", then {recipe['steps']} causal-LM steps on the corpus sample" if lines else
-                                  " only (no pretraining: corpus unavailable)"),
+            init=f"random init, then {recipe['steps']} causal-LM steps on {corpus_note}",
             corpus=corpus_note, parameters=sum(p.numel() for p in model.parameters()),
             pretrain_loss_first=losses[0] if losses else None,
             pretrain_loss_last=sum(losses[-10:]) / len(losses[-10:]) if losses else None,
