@@ -106,9 +106,9 @@ CONFIGS = {
     "cpu": PretrainConfig(
         profile="cpu", corpus_lines=600_000, valid_lines=2000, task_adaptive_copies=4,
         vocab_size=8000, spm_train_lines=300_000,
-        encoder_layers=4, encoder_embed_dim=256, encoder_ffn_embed_dim=1024, encoder_attention_heads=4,
-        tokens_per_sample=256, batch_size=16, lr=7e-4, warmup_updates=150, max_update=3000,
-        stop_minutes=40, log_interval=20, save_interval_updates=250,
+        encoder_layers=4, encoder_embed_dim=128, encoder_ffn_embed_dim=512, encoder_attention_heads=4,
+        tokens_per_sample=128, batch_size=16, lr=1e-3, warmup_updates=200, max_update=4000,
+        stop_minutes=42, log_interval=25, save_interval_updates=100,
     ),
     # the real size on a GPU (the course's architecture and vocabulary)
     "full": PretrainConfig(

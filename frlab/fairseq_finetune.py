@@ -1,0 +1,328 @@
+"""Part 2 plumbing: CLS-Books data preparation and fairseq ``sentence_prediction`` runs.
+
+The chapter (``solutions/part2_fairseq_finetuning.py``) builds the
+``fairseq-preprocess`` and ``fairseq-train`` command lines itself -- they are the
+teaching material.  This module holds what it should not have to write:
+
+* :func:`validate_labels` -- a label file must hold only ``0``/``1`` and as many
+  lines as its review file; errors name the file and the line;
+* :func:`encode_split` -- sentencepiece encoding of a split with the base model's
+  ``sentencepiece.bpe.model`` (optionally a slice, for the smoke profile);
+* :func:`model_arch_args` -- the architecture flags of a checkpoint
+  (``--encoder-layers`` ...), so fine-tuning builds the same network whether it
+  starts from the checkpoint or from random weights;
+* :func:`hyperparameters` -- per-profile hyper-parameters (the course's for
+  ``cpu``/``full``; a tiny slice for ``smoke``);
+* :func:`run_training` -- run one ``fairseq-train`` command with live progress,
+  **idempotently**: a run whose ``run.json`` marker exists (same command) is
+  loaded, not retrained; a pretrained run whose checkpoint is missing fails
+  loudly (only a random-init run may name a nonexistent ``--restore-file``).
+* :func:`course_command` -- the same command the chapter builds (scripts, tests,
+  benchmark).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from frlab import profiles
+from frlab.paths import fairseq_user_dir, work_dir
+
+SPLITS = ("train", "valid", "test")
+INITS = ("pretrained", "random")
+SEEDS = (0, 1, 2)
+MARKER = "run.json"
+RANDOM_INIT_RESTORE = "/nonexistent/random-init/checkpoint.pt"
+
+
+class LabelError(ValueError):
+    """A label file is malformed; the message names the file and the line."""
+
+
+class MissingCheckpointError(FileNotFoundError):
+    """The pretrained run's --restore-file does not exist (fairseq would silently start from scratch)."""
+
+
+# --------------------------------------------------------------------------- data
+def count_lines(path: Path | str) -> int:
+    with open(path, encoding="utf-8") as f:
+        return sum(1 for _ in f)
+
+
+def validate_labels(label_path: Path | str, review_path: Path | str | None = None,
+                    allowed: tuple[str, ...] = ("0", "1")) -> list[int]:
+    """Read a label file: one of ``allowed`` per line; as many lines as ``review_path``.
+
+    Raises :class:`LabelError` naming the file and the 1-based line number of the first problem.
+    """
+    label_path = Path(label_path)
+    labels = []
+    with open(label_path, encoding="utf-8") as f:
+        for i, line in enumerate(f, start=1):
+            value = line.strip()
+            if value not in allowed:
+                raise LabelError(f"{label_path}, line {i}: label {value!r} is not one of {', '.join(allowed)}")
+            labels.append(int(value))
+    if review_path is not None:
+        n_rev = count_lines(review_path)
+        if n_rev != len(labels):
+            first = min(n_rev, len(labels)) + 1
+            which = "review without a label" if n_rev > len(labels) else "label without a review"
+            raise LabelError(
+                f"{label_path} has {len(labels)} lines but {review_path} has {n_rev}: "
+                f"line {first} is the first {which}")
+    return labels
+
+
+def encode_split(spm_model: Path | str, review_path: Path | str, label_path: Path | str, out_dir: Path | str,
+                 split: str, limit: int | None = None, max_pieces: int | None = None) -> tuple[Path, Path]:
+    """Validate the labels, then write ``out_dir/{split}.input0`` (pieces) and ``{split}.label``.
+
+    ``limit`` keeps a seeded random subset of ``limit`` examples, in file order (smoke profile); ``max_pieces`` truncates long
+    reviews already here (fairseq also truncates to ``--max-positions``).
+    """
+    from frlab.pretrain import encode_file
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    labels = validate_labels(label_path, review_path)
+    src = Path(review_path)
+    if limit is not None and limit < len(labels):
+        # a random (seeded) subset, in file order: the files are sorted by label, a head would hold one class
+        keep = sorted(random.Random(0).sample(range(len(labels)), limit))
+        with open(review_path, encoding="utf-8") as fin:
+            reviews = fin.readlines()
+        src = out_dir / f"{split}.review.slice"
+        src.write_text("".join(reviews[i] for i in keep), encoding="utf-8")
+        labels = [labels[i] for i in keep]
+    encode_file(spm_model, src, out_dir / f"{split}.input0", max_pieces=max_pieces)
+    (out_dir / f"{split}.label").write_text("".join(f"{y}\n" for y in labels), encoding="utf-8")
+    return out_dir / f"{split}.input0", out_dir / f"{split}.label"
+
+
+def preprocess_commands(dict_txt: Path | str, text_dir: Path | str, data_bin: Path | str,
+                        workers: int = 2) -> list[list[str]]:
+    """The two ``fairseq-preprocess`` commands of the chapter (reviews with the model's dictionary; labels)."""
+    text_dir, data_bin = Path(text_dir), Path(data_bin)
+
+    def pref(split, field):
+        return [f"--{'trainpref' if split == 'train' else split + 'pref'}", str(text_dir / f"{split}.{field}")]
+
+    reviews = [fairseq_bin("fairseq-preprocess"), "--only-source", "--srcdict", str(dict_txt),
+               *pref("train", "input0"), "--validpref", str(text_dir / "valid.input0"),
+               "--testpref", str(text_dir / "test.input0"), "--destdir", str(data_bin / "input0"),
+               "--workers", str(workers)]
+    labels = [fairseq_bin("fairseq-preprocess"), "--only-source",
+              *pref("train", "label"), "--validpref", str(text_dir / "valid.label"),
+              "--testpref", str(text_dir / "test.label"), "--destdir", str(data_bin / "label"),
+              "--workers", "1"]
+    return [reviews, labels]
+
+
+def is_binarised(data_bin: Path | str) -> bool:
+    data_bin = Path(data_bin)
+    return all((data_bin / f / f"{s}.bin").exists() for f in ("input0", "label") for s in SPLITS)
+
+
+# --------------------------------------------------------------------------- model / hyper-parameters
+def fairseq_bin(tool: str) -> str:
+    """A fairseq console script next to the running interpreter (else on PATH)."""
+    cand = Path(sys.executable).parent / tool
+    return str(cand) if cand.exists() else tool
+
+
+def checkpoint_model_args(checkpoint: Path | str) -> dict:
+    """The model arguments stored in a fairseq checkpoint (``cfg.model`` or legacy ``args``)."""
+    import torch
+
+    import frlab.fairseq_plugin  # noqa: F401  allow-list for weights_only loading
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    cfg = state.get("cfg") or {}
+    model = cfg.get("model") if isinstance(cfg, dict) else getattr(cfg, "model", None)
+    if model is None:
+        model = state.get("args")
+    if model is None:
+        raise ValueError(f"{checkpoint}: no model arguments (cfg.model / args) in the checkpoint")
+    return dict(vars(model)) if not isinstance(model, dict) else dict(model)
+
+
+ARCH_KEYS = ("encoder_layers", "encoder_embed_dim", "encoder_ffn_embed_dim", "encoder_attention_heads")
+
+
+def model_arch_args(model_dir: Path | str) -> dict:
+    """Architecture sizes + max_positions of ``model_dir/model.pt`` (``{"encoder_layers": 4, ...}``)."""
+    ckpt = Path(model_dir) / "model.pt"
+    if not ckpt.is_file():
+        raise MissingCheckpointError(f"no fairseq checkpoint {ckpt}")
+    args = checkpoint_model_args(ckpt)
+    out = {k: int(args[k]) for k in ARCH_KEYS if args.get(k) is not None}
+    mp = args.get("max_positions") or args.get("tokens_per_sample")
+    if mp:
+        out["max_positions"] = int(mp)
+    return out
+
+
+def arch_flags(arch: dict) -> list[str]:
+    """``{"encoder_layers": 4}`` -> ``["--encoder-layers", "4"]`` (max_positions excluded)."""
+    flags = []
+    for k in ARCH_KEYS:
+        if k in arch:
+            flags += ["--" + k.replace("_", "-"), str(arch[k])]
+    return flags
+
+
+def hyperparameters(profile: str | None = None) -> dict:
+    """Fine-tuning hyper-parameters of a profile.
+
+    ``cpu`` and ``full`` use the course's: batch 8, 5 epochs, Adam (0.9, 0.98), lr 1e-5,
+    6 % warm-up, polynomial decay (power 1), weight decay 0.01, 256 positions (truncate), on the
+    whole CLS-Books split (train 1600 / valid 400 / test 2000).  ``cpu`` additionally cuts reviews to
+    126 pieces (+ ``<s>``/``</s>`` = 128 positions): its base model was pretrained on 128-token blocks, so
+    positions 128-255 of its position table are untrained (and it halves the CPU time).  ``smoke`` trains the toy base
+    model on a slice for a few dozen updates, with a larger learning rate so something moves.
+    """
+    p = profiles.current(profile)
+    hp = dict(
+        batch_size=8, max_epoch=p.pick(full=5, cpu=5, smoke=2),
+        lr=p.pick(full=1e-5, cpu=1e-5, smoke=1e-4), warmup_ratio=0.06, weight_decay=0.01,
+        adam_betas="(0.9,0.98)", adam_eps=1e-8, max_positions=256,
+        limit=p.pick(full=None, cpu=None, smoke={"train": 96, "valid": 64, "test": 96}),
+        max_pieces=p.pick(full=None, cpu=126, smoke=126),  # cpu/smoke base models saw 128-token blocks
+        validate_interval_updates=p.pick(full=0, cpu=100, smoke=6),
+        log_interval=p.pick(full=20, cpu=25, smoke=4),
+        seeds=list(SEEDS), threads=p.pick(full=None, cpu=2, smoke=2),
+    )
+    return hp
+
+
+def total_updates(n_train: int, batch_size: int, max_epoch: int) -> int:
+    return math.ceil(n_train / batch_size) * max_epoch
+
+
+def course_command(data_bin: Path | str, run_dir: Path | str, restore_file: Path | str, seed: int, hp: dict,
+                   arch: dict, n_train: int) -> list[str]:
+    """The chapter's ``fairseq-train --task sentence_prediction`` command (same flags, same order)."""
+    run_dir = Path(run_dir)
+    updates = total_updates(n_train, hp["batch_size"], hp["max_epoch"])
+    warmup = int(round(hp["warmup_ratio"] * updates))
+    cmd = [
+        fairseq_bin("fairseq-train"), str(data_bin), "--user-dir", str(fairseq_user_dir()),
+        "--restore-file", str(restore_file), "--reset-optimizer", "--reset-dataloader", "--reset-meters",
+        "--task", "sentence_prediction", "--num-classes", "2", "--init-token", "0", "--separator-token", "2",
+        "--arch", "roberta_small", *arch_flags(arch), "--criterion", "sentence_prediction",
+        "--max-positions", str(hp["max_positions"]), "--shorten-method", "truncate",
+        "--batch-size", str(hp["batch_size"]), "--max-epoch", str(hp["max_epoch"]),
+        "--optimizer", "adam", "--adam-betas", hp["adam_betas"], "--adam-eps", str(hp["adam_eps"]),
+        "--clip-norm", "0.0", "--weight-decay", str(hp["weight_decay"]),
+        "--lr-scheduler", "polynomial_decay", "--power", "1", "--lr", str(hp["lr"]),
+        "--warmup-updates", str(warmup), "--total-num-update", str(updates), "--max-update", str(updates),
+        "--seed", str(seed), "--valid-subset", "valid,test",
+        "--best-checkpoint-metric", "accuracy", "--maximize-best-checkpoint-metric",
+        "--tensorboard-logdir", str(run_dir / "tb"), "--save-dir", str(run_dir / "checkpoints"), "--no-save",
+        "--log-format", "simple", "--log-interval", str(hp["log_interval"]), "--num-workers", "0",
+    ]
+    if hp.get("validate_interval_updates"):
+        cmd += ["--validate-interval-updates", str(hp["validate_interval_updates"])]
+    import torch
+
+    cmd += ["--fp16"] if torch.cuda.is_available() else ["--cpu"]
+    return cmd
+
+
+# --------------------------------------------------------------------------- running
+def _value_after(cmd: list[str], flag: str) -> str | None:
+    return cmd[cmd.index(flag) + 1] if flag in cmd else None
+
+
+def run_is_finished(run_dir: Path | str, cmd: list[str] | None = None) -> bool:
+    """True when ``run_dir`` holds a finished run (its ``run.json``), of the same command if given."""
+    marker = Path(run_dir) / MARKER
+    if not marker.is_file():
+        return False
+    if cmd is None:
+        return True
+    info = json.loads(marker.read_text(encoding="utf-8"))
+    return _normalise(info.get("command", [])) == _normalise(cmd)
+
+
+def _normalise(cmd: list[str]) -> list[str]:
+    # the interpreter folder may differ between machines: compare tool names, not paths
+    return [Path(c).name if c.endswith(("fairseq-train", "fairseq-preprocess")) else c for c in cmd]
+
+
+def run_training(cmd: list[str], run_dir: Path | str, *, init: str, threads: int | None = None,
+                 verbose: bool = True, force: bool = False) -> dict:
+    """Run one ``fairseq-train`` command into ``run_dir`` (idempotent); returns the ``run.json`` record.
+
+    * A finished run (``run_dir/run.json`` written by the same command) is **loaded, not retrained**.
+    * ``init="pretrained"``: the ``--restore-file`` must exist, else :class:`MissingCheckpointError`
+      (fairseq itself would silently train from random weights).  ``init="random"``: the
+      ``--restore-file`` must *not* exist -- that is how the random-init run is made.
+    * Progress: fairseq's ``train_inner``/``valid`` lines are echoed live; everything goes to
+      ``run_dir/train.log``.
+    """
+    from frlab.pretrain import _env, run_logged
+
+    run_dir = Path(run_dir)
+    restore = _value_after(cmd, "--restore-file")
+    if init == "pretrained":
+        if not restore or not Path(restore).is_file():
+            raise MissingCheckpointError(
+                f"pretrained run {run_dir.name}: --restore-file {restore!r} does not exist. fairseq would "
+                f"silently start from random weights; check the base model path (frlab.pretrain.base_model_dir).")
+    elif init == "random":
+        if restore and Path(restore).exists():
+            raise ValueError(f"random-init run {run_dir.name}: --restore-file {restore} exists; "
+                             f"use a path that does not exist so fairseq starts from random weights")
+    else:
+        raise ValueError(f"init must be one of {INITS}, not {init!r}")
+    if not force and run_is_finished(run_dir, cmd):
+        info = json.loads((run_dir / MARKER).read_text(encoding="utf-8"))
+        if verbose:
+            print(f"[{run_dir.name}] finished run found ({info.get('minutes')} min): loaded, not retrained")
+        info["reused"] = True
+        return info
+    # an unfinished or different run: start clean
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    if verbose:
+        print(f"[{run_dir.name}] training ({init} init) ...", flush=True)
+    t0 = time.time()
+    run_logged(cmd, run_dir / "train.log", env=_env(threads), echo=verbose,
+               echo_filter=lambda line: ("| train_inner |" in line or "| valid |" in line
+                                         or "Error" in line or "done training" in line))
+    minutes = (time.time() - t0) / 60
+    info = {"run": run_dir.name, "init": init, "restore_file": restore, "seed": int(_value_after(cmd, "--seed") or 0),
+            "command": cmd, "minutes": round(minutes, 2),
+            "finished_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
+    (run_dir / MARKER).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    info["reused"] = False
+    return info
+
+
+def part2_dir(profile: str | None = None) -> Path:
+    """``<work>/<profile>/part2``: encoded text, binarised data and runs of the chapter."""
+    return work_dir() / profiles.current(profile).name / "part2"
+
+
+def run_name(init: str, seed: int) -> str:
+    return f"{init}_seed{seed}"
+
+
+def seconds_per_update(log_path: Path | str) -> float | None:
+    """Mean training seconds per update from the ``ups=`` of a fairseq log (first interval skipped)."""
+    import re
+
+    ups = [float(m.group(1)) for m in re.finditer(r"\bups=([\d.]+)", Path(log_path).read_text(errors="replace"))]
+    ups = ups[1:] or ups
+    return round(1 / (sum(ups) / len(ups)), 4) if ups and sum(ups) > 0 else None
