@@ -127,8 +127,8 @@ def load_faq(source: str = "auto", *, verbose: bool = True) -> Faq:
             if source == "hub":
                 raise
             if verbose:
-                print("Q/A data: the course's Hub file (OpenLLM-France/Tutoriel, ecommerce-faq-fr.json) "
-                      f"is not reachable ({str(exc).splitlines()[0]}); using the lab's own FAQ set.")
+                print("Q/A data: the course's Hub file (OpenLLM-France/Tutoriel, ecommerce-faq-fr.json) is not "
+                      "available here (not in the cache, no mirror copy, Hub not reachable); using the lab's own FAQ set.")
     faq = Faq(read_faq_file(BUNDLED_FAQ), "bundled", BUNDLED_FAQ)
     if verbose:
         print(f"Q/A data: {len(faq)} pairs from {BUNDLED_FAQ.name} (written for this course, CC0)")

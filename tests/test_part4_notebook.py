@@ -41,3 +41,11 @@ def test_part4_solution_executes_in_smoke(tmp_path):
                for c in nb.cells for o in c.get("outputs", [])), "the loss curve is missing"
     print(f"part 4 smoke notebook: {seconds:.0f} s; loss {losses[0]:.3f} -> {losses[-1]:.3f}")
     assert seconds < 300
+
+    # grading mode: no training; the submitted log and adapter are loaded and give the same generations
+    nb2, _ = execute(read_source(REPO_ROOT / "solutions" / "part4_qlora.py"),
+                     env={"FRLAB_PROFILE": "smoke", "FRLAB_WORK": str(tmp_path), "HF_HUB_OFFLINE": "1",
+                          "NBGRADER_EXECUTION": "autograde"}, cwd=tmp_path, timeout=300)
+    text2 = outputs_text(nb2)
+    assert "train_runtime" not in text2
+    assert json.loads((run / "generations.json").read_text())["after"] == gens["after"]
