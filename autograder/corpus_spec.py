@@ -10,7 +10,8 @@ A submission spec: ``assignment``; ``cells`` (grade_id -> new source of a soluti
 nbgrader metadata overrides); ``raw`` (the file's bytes as text: corrupt notebooks); ``missing``
 (no notebook); ``files`` (relpath -> text: artefacts beside the notebook); ``expect``: ``auto_score``,
 ``passed`` (autograded test ids that must pass; every other test must fail), ``status``,
-``tampered``; ``forbidden`` (paths that must not exist after grading: writes outside the submission).
+``tampered``; ``copy`` (relpath -> folder under ``autograder/`` copied beside the notebook: run logs);
+``corrupt`` (glob patterns of copied files overwritten with garbage); ``limits`` (``notebook_timeout`` for this submission); ``forbidden`` (paths that must not exist after grading: writes outside the submission).
 """
 
 from __future__ import annotations
@@ -166,6 +167,10 @@ SUBMISSIONS: dict[str, dict] = {
     "p1-kernel-crash": p1(
         {"count_on_model": "import os\nos.kill(os.getpid(), 9)\n" + P1_ON_MODEL},
         expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_function_general"]}),
+    "p1-too-slow-overall": p1(
+        {k: "import time\ntime.sleep(25)\n" + v for k, v in P1_OK.items() if k != "written_positions"},
+        limits={"notebook_timeout": 70},          # each cell is under the cell limit, the notebook is not
+        expect={"passed": [], "status": "timeout"}),
     # -- tampering with the tests
     "p1-tamper-deleted-tests": p1(
         delete=["test_count_weights", "test_count_trainable"],
@@ -186,7 +191,156 @@ SUBMISSIONS: dict[str, dict] = {
                             "expect": {"passed": [], "status": "missing"}},
 }
 
+# ------------------------------------------------------------------------------------------- Part 2
+P2 = "part2_fairseq_finetuning"
+P2_LOGS = {"part2_runs": f"reference/{P2}/part2_runs"}     # copied from autograder/reference
+P2_BEST = '''\
+def best_valid_test(curve: pd.DataFrame) -> dict:
+    c = curve.dropna(subset=["valid_accuracy", "test_accuracy"]).sort_index()
+    pos = c["valid_accuracy"].values.argmax()          # first maximum = earliest step
+    step = c.index[pos]
+    return {"step": int(step), "valid_accuracy": float(c["valid_accuracy"].iloc[pos]),
+            "test_accuracy": float(c["test_accuracy"].iloc[pos])}
+'''
+P2_TABLE = '''\
+rows = []
+for name in sorted(curves):
+    init, seed = name.split("_seed")
+    b = best_valid_test(curves[name])
+    rows.append(dict(run=name, init=init, seed=int(seed), valid_accuracy=b["valid_accuracy"],
+                     test_accuracy=b["test_accuracy"]))
+summary = pd.DataFrame(rows)
+results_table = summary.groupby("init")["test_accuracy"].agg(["mean", "std"])
+gap = float(results_table.loc["pretrained", "mean"] - results_table.loc["random", "mean"])
+print(summary)
+print(results_table.round(2))
+'''
+P2_WRITTEN = "Pretraining gives useful representations; with lr 1e-5 the random model barely moves."
+P2_OK = {"best_valid_test": P2_BEST, "results_table": P2_TABLE, "why_random_lags": P2_WRITTEN}
+P2_TESTS = ["test_best_valid_test", "test_results_table"]
+
+
+def p2(cells=None, logs=True, **kw):
+    spec = {"assignment": P2, "cells": {**P2_OK, **(cells or {})}, "copy": dict(P2_LOGS) if logs else {}}
+    spec.update(kw)
+    return spec
+
+
+SUBMISSIONS.update({
+    "p2-correct": p2(expect={"passed": P2_TESTS}),
+    "p2-missing-run-logs": p2(logs=False, expect={"passed": []}),
+    "p2-table-contradicts-logs": p2(
+        {"results_table": P2_TABLE.replace("summary = pd.DataFrame(rows)",
+                                           "summary = pd.DataFrame(rows)\n"
+                                           "summary.loc[summary.init == 'pretrained', 'test_accuracy'] += 5.0")},
+        expect={"passed": ["test_best_valid_test"]}),
+    "p2-table-typed-from-the-course": p2(
+        {"results_table": "summary = pd.DataFrame({'run': sorted(curves), 'init': [n.split('_seed')[0] for n in sorted(curves)],"
+                          " 'seed': [int(n[-1]) for n in sorted(curves)], 'valid_accuracy': 80.0, 'test_accuracy': 81.5})\n"
+                          "results_table = pd.DataFrame({'mean': [81.5, 70.2], 'std': [0.6, 1.1]}, index=['pretrained', 'random'])\n"
+                          "gap = 11.3\n"},
+        expect={"passed": ["test_best_valid_test"]}),
+    "p2-selects-on-test-accuracy": p2(
+        {"best_valid_test": P2_BEST.replace('pos = c["valid_accuracy"]', 'pos = c["test_accuracy"]')},
+        expect={"passed": []}),
+    "p2-corrupt-run-logs": p2(
+        corrupt=["part2_runs/*/tb/*/events.out.tfevents.*"], expect={"passed": []}),
+    "p2-untouched": {"assignment": P2, "cells": {}, "copy": dict(P2_LOGS), "expect": {"passed": []}},
+})
+
+
+
+def solution_cells(assignment: str) -> dict[str, str]:
+    """grade_id -> source of each *code* solution cell of the chapter source, solution markers removed (what
+    a student who got everything right submits). Written answers are not copied (see the specs)."""
+    from frlab.notebook_exec import read_source
+
+    out = {}
+    for cell in read_source(REPO_ROOT / "solutions" / f"{assignment}.py").cells:
+        m = cell.get("metadata", {}).get("nbgrader", {})
+        if m.get("solution") and cell.cell_type == "code":
+            out[m["grade_id"]] = "\n".join(l for l in cell.source.splitlines()
+                                           if l.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")) + "\n"
+    return out
+
+
+def _lazy(assignment: str, edits: dict[str, tuple[str, str]] | None = None, extra: dict | None = None):
+    """Cells = the solution's cells, with (old -> new) text replacements per grade_id, plus literal cells."""
+    return {"_from_solution": assignment, "_edits": edits or {}, "_extra": extra or {}}
+
+
+# ------------------------------------------------------------------------------------------- Part 3
+P3 = "part3_hf_finetuning"
+P3_TESTS = ["test_layer_mapping", "test_mean_std", "test_training_args"]
+P3_RUNS = {"part3_runs.json": f"reference/{P3}/part3_runs.json"}
+P3_WRITTEN = {"why_different": "Truncation, the schedule and weight decay groups differ between the two pipelines."}
+
+
+def p3(edits=None, runs=True, **kw):
+    spec = {"assignment": P3, "cells": _lazy(P3, edits, P3_WRITTEN), "copy": dict(P3_RUNS) if runs else {}}
+    spec.update(kw)
+    return spec
+
+
+SUBMISSIONS.update({
+    "p3-correct": p3(expect={"passed": P3_TESTS}),
+    "p3-missing-runs-json": p3(runs=False, expect={"passed": ["test_layer_mapping", "test_training_args"]}),
+    "p3-corrupt-runs-json": p3(corrupt_text={"part3_runs.json": '[{"run": "pretrained_seed0", "test_accuracy": 51.0'},
+                               expect={"passed": ["test_layer_mapping", "test_training_args"]}),
+    "p3-mean-contradicts-runs": p3(
+        {"mean_std": ("hf_mean = float(", "hf_mean = 85.0 + 0 * float(")},
+        expect={"passed": ["test_layer_mapping", "test_training_args"]}),
+    "p3-type-numpy-float": p3(
+        {"mean_std": ("hf_mean = float(", "import numpy as np\nhf_mean = np.float64(")},
+        expect={"passed": ["test_layer_mapping", "test_training_args"]}),
+    "p3-untouched": {"assignment": P3, "cells": {}, "copy": dict(P3_RUNS), "expect": {"passed": []}},
+})
+
+# ------------------------------------------------------------------------------------------- Part 4
+P4 = "part4_qlora"
+P4_TESTS = ["test_bnb_config", "test_count_trainable", "test_lora_config", "test_prompt_format"]
+P4_WRITTEN = {"written_lora_params": "r is the rank, alpha the scale, targets the layers, dropout, bias, task.",
+              "written_nf4_double_quant": "NF4 uses normal quantiles; double quantisation quantises the scales."}
+
+
+P4_OUTPUTS = {"part4_outputs": f"reference/{P4}/part4_outputs"}
+
+
+def p4(edits=None, **kw):
+    spec = {"assignment": P4, "cells": _lazy(P4, edits, P4_WRITTEN), "copy": dict(P4_OUTPUTS)}
+    spec.update(kw)
+    return spec
+
+
+SUBMISSIONS.update({
+    "p4-correct": p4(expect={"passed": P4_TESTS}),
+    "p4-fp4-instead-of-nf4": p4({"bnb_config": ('"nf4"', '"fp4"')},
+                                expect={"passed": ["test_count_trainable", "test_lora_config", "test_prompt_format"]}),
+    "p4-lora-on-every-linear": p4(
+        {"lora_config": ('["query_key_value"]', '["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"]')},
+        expect={"passed": ["test_bnb_config", "test_prompt_format"]}),
+    "p4-count-as-floats": p4({"count_trainable": ("return int(trainable), int(total)", "return float(trainable), float(total)")},
+                             expect={"passed": ["test_bnb_config", "test_lora_config", "test_prompt_format"]}),
+    "p4-prompt-not-stripped": p4({"prompt_format": ("{question.strip()}", "{question}")},
+                                 expect={"passed": ["test_bnb_config", "test_count_trainable", "test_lora_config"]}),
+    "p4-missing-outputs": p4(copy={}, expect={"passed": P4_TESTS}),   # the tests do not need the training outputs
+    "p4-untouched": {"assignment": P4, "cells": {}, "copy": dict(P4_OUTPUTS), "expect": {"passed": []}},
+})
+
 POINTS: dict[str, dict[str, float]] = {}
+
+
+def resolve_cells(spec: dict) -> dict[str, str]:
+    cells = spec.get("cells") or {}
+    if "_from_solution" not in cells:
+        return dict(cells)
+    out = solution_cells(cells["_from_solution"])
+    for gid, (old, new) in cells["_edits"].items():
+        if old not in out[gid]:
+            raise KeyError(f"{spec['assignment']}: {old!r} not in solution cell {gid}")
+        out[gid] = out[gid].replace(old, new)
+    out.update(cells["_extra"])
+    return out
 
 
 def _set_source(nb, gid: str, source: str) -> bool:
@@ -207,6 +361,14 @@ def build_submission(student: str, spec: dict, dest_root: Path = SUBMITTED_DIR,
     for rel, text in (spec.get("files") or {}).items():
         (d / rel).parent.mkdir(parents=True, exist_ok=True)
         (d / rel).write_text(text)
+    for rel, src in (spec.get("copy") or {}).items():
+        src = AUTOGRADER_DIR / src
+        shutil.copytree(src, d / rel) if src.is_dir() else shutil.copy2(src, d / rel)
+    for rel, text in (spec.get("corrupt_text") or {}).items():
+        (d / rel).write_text(text)
+    for pattern in spec.get("corrupt") or []:
+        for f in sorted(d.glob(pattern)):
+            f.write_bytes(b"\x00garbage, not a TensorBoard event file\n" * 3)
     if spec.get("missing"):
         return d
     if "raw" in spec:
@@ -214,7 +376,7 @@ def build_submission(student: str, spec: dict, dest_root: Path = SUBMITTED_DIR,
         return d
     nb = nbformat.read(str(Path(notebooks_dir) / f"{a}.ipynb"), as_version=4)
     nb = copy.deepcopy(nb)
-    for gid, src in {**spec.get("cells", {}), **spec.get("edit", {})}.items():
+    for gid, src in {**resolve_cells(spec), **spec.get("edit", {})}.items():
         if not _set_source(nb, gid, src):
             raise KeyError(f"{student}: no cell {gid!r} in {a}")
     for gid, over in (spec.get("meta") or {}).items():
@@ -258,6 +420,7 @@ def expected_results(notebooks_dir: Path = REPO_ROOT / "notebooks", available: s
             "auto_score": sum(pts[t] for t in exp["passed"]),
             "auto_max": sum(pts.values()),
             "forbidden": spec.get("forbidden", []),
+            "limits": spec.get("limits", {}),
         }
     return out
 

@@ -11,7 +11,7 @@ from autograder import AUTOGRADER_DIR, COURSE_DIR, COURSE_ID, REPO_ROOT
 
 KERNEL_NAME = "frlab-sandbox"
 #: per-cell execution limit (s) while grading; FRLAB_CELL_TIMEOUT overrides
-CELL_TIMEOUT = int(os.environ.get("FRLAB_CELL_TIMEOUT", 60))
+CELL_TIMEOUT = int(os.environ.get("FRLAB_CELL_TIMEOUT", 120))
 #: wall-clock limit (s) for one student's whole assignment (all notebooks), enforced by grade_class
 NOTEBOOK_TIMEOUT = int(os.environ.get("FRLAB_NOTEBOOK_TIMEOUT", 600))
 
@@ -51,12 +51,13 @@ c.Execute.raise_on_iopub_timeout = False
 c.KernelManager.transport = "ipc"
 c.KernelManager.ip = os.path.join(tempfile.tempdir, "kernel")   # absolute socket prefix, in the bound dir
 
-# a test fails when it raises, not when a library logs to stderr (autograder/preprocessors.py)
-from autograder.preprocessors import DropGradeCellStderr
-from nbgrader.preprocessors import (Execute, IgnorePattern, LimitOutput, SaveAutoGrades,
+# a test fails when it raises, not when a library logs to stderr; a dying kernel (crash, memory or
+# CPU-time limit) does not abort the notebook: later cells score zero (autograder/preprocessors.py)
+from autograder.preprocessors import DropGradeCellStderr, RobustExecute
+from nbgrader.preprocessors import (IgnorePattern, LimitOutput, SaveAutoGrades,
                                     AssignLatePenalties, CheckCellMetadata, ClearOutput)
 from nbconvert.preprocessors import ClearMetadataPreprocessor
-c.Autograde.autograde_preprocessors = [Execute, DropGradeCellStderr, IgnorePattern, ClearMetadataPreprocessor,
+c.Autograde.autograde_preprocessors = [RobustExecute, DropGradeCellStderr, IgnorePattern, ClearMetadataPreprocessor,
                                        LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
 # deleted/edited test cells: restore them from the gradebook

@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -147,6 +148,25 @@ def read_notebook(path: Path):
         return None, f"corrupt notebook: {type(exc).__name__}: {msg}"
 
 
+ARTEFACT_ERRORS = ("MissingArtefact", "RunLogError")
+
+
+def artefact_problems(autograded: Path) -> list[str]:
+    """Messages of missing/unreadable submitted artefacts raised while the notebook ran (for the CSV)."""
+    out = []
+    try:
+        nb = nbformat.read(str(autograded), as_version=4)
+    except Exception:
+        return out
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "error" and o.get("ename") in ARTEFACT_ERRORS:
+                msg = f"{o['ename']}: {str(o.get('evalue', ''))[:160]}"
+                if msg not in out:
+                    out.append(msg)
+    return out
+
+
 # --------------------------------------------------------------------------------------------- worker
 
 def _copy_course_skeleton(course: Path, dest: Path, assignment: str, cell_timeout: int) -> None:
@@ -249,6 +269,13 @@ def grade_student(course: Path, submitted: Path, student: str, assignment: str, 
                       f"assignment time limit exceeded ({limit} s): grading stopped")
             to_grade = []
         (workdir / "autograde.log").write_text(log or "")
+        notes = []
+        m = re.search(r"kernel died in cell (\d+)", log or "")
+        if m:
+            notes.append(f"the kernel died in cell {m.group(1)} (crash, memory or CPU-time limit); later cells not run")
+        n_timeouts = (log or "").count("Timeout waiting for execute reply")
+        if n_timeouts:
+            notes.append(f"{n_timeouts} cell(s) stopped at the {cell_timeout} s per-cell time limit")
         for name in to_grade:
             res = results[name]
             try:
@@ -256,6 +283,8 @@ def grade_student(course: Path, submitted: Path, student: str, assignment: str, 
                                        releases[name], res)
                 if not (workdir / "autograded" / student / assignment / f"{name}.ipynb").exists():
                     raise RuntimeError("nbgrader wrote no autograded notebook")
+                res.reason = "; ".join(notes + artefact_problems(
+                    workdir / "autograded" / student / assignment / f"{name}.ipynb"))
             except Exception as exc:
                 tail = "\n".join(l for l in (log or "").splitlines() if "ERROR" in l)[-500:]
                 _zero(res, releases[name], "error", f"autograde failed: {type(exc).__name__}: {exc} {tail}".strip())
@@ -288,7 +317,8 @@ def merge_into_gradebook(course: Path, results: list[NotebookResult], workdir: P
                     if dst.exists():
                         shutil.rmtree(dst)
                     shutil.copytree(src, dst)
-        with Gradebook(f"sqlite:///{course / 'gradebook.db'}", COURSE_ID) as gb:
+        with warnings.catch_warnings(), Gradebook(f"sqlite:///{course / 'gradebook.db'}", COURSE_ID) as gb:
+            warnings.simplefilter("ignore")     # SQLAlchemy 2 warnings inside nbgrader's API
             for res in results:
                 gb.update_or_create_student(res.student)
                 gb.update_or_create_submission(res.assignment, res.student)
@@ -345,7 +375,9 @@ def grade_class(assignments: list[str], submitted: Path, course: Path = COURSE_D
     tmp = Path(tempfile.mkdtemp(prefix="frlab-grade-"))
     snapshot = tmp / "gradebook.snapshot.db"
     shutil.copy2(course / "gradebook.db", snapshot)
-    tasks = [(s, a) for a in assignments for s in (students or students_in(submitted, a))]
+    # an explicitly listed student is graded for an assignment when they submitted it, or submitted nothing
+    tasks = [(s, a) for a in assignments for s in (students or students_in(submitted, a))
+             if not students or (submitted / s / a).exists() or not (submitted / s).exists()]
     log(f"grade_class: {len(tasks)} submission(s), {jobs} worker(s), sandbox={sandbox}")
     results: list[NotebookResult] = []
     t0 = time.time()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 from autograder import leaks
 
@@ -26,6 +27,8 @@ def _is_grade(cell) -> bool:
 
 
 class DropGradeCellStderr(Preprocessor):
+    enabled = Bool(True)      # nbconvert preprocessors are disabled unless told otherwise
+
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "code" and _is_grade(cell):
             cell.outputs = [o for o in cell.get("outputs", [])
@@ -39,6 +42,7 @@ def hidden_lines(source: str) -> list[str]:
 
 
 class HideHiddenTests(Preprocessor):
+    enabled = Bool(True)
     message = "a hidden test failed (hidden tests are not shown)"
 
     def preprocess(self, nb, resources):
@@ -66,3 +70,44 @@ class HideHiddenTests(Preprocessor):
                         if k.startswith("text/"):
                             out["data"][k] = leaks.scrub("".join(v) if isinstance(v, list) else v, sec)
         return nb, resources
+
+
+def _error_output(ename: str, evalue: str):
+    from nbformat.v4 import new_output
+
+    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def _robust_execute_class():
+    from nbclient.exceptions import DeadKernelError
+    from nbgrader.preprocessors import Execute
+
+    class RobustExecute(Execute):
+        """nbgrader's ``Execute``, except that a dying kernel (crash, memory or CPU-time limit) does not abort
+        the notebook: the cell where it died and every later code cell get a ``KernelDied`` error output, so
+        tests that ran before keep their scores and the others score zero (with that reason)."""
+
+        def preprocess(self, nb, resources=None, km=None):
+            self._frlab_dead_at = None
+            return super().preprocess(nb, resources, km)
+
+        def preprocess_cell(self, cell, resources, index):
+            if cell.cell_type != "code":
+                return cell, resources
+            if self._frlab_dead_at is not None:
+                cell.outputs = [_error_output("KernelDied", "not run: the kernel died in an earlier cell "
+                                              f"(cell {self._frlab_dead_at})")]
+                return cell, resources
+            try:
+                return super().preprocess_cell(cell, resources, index)
+            except DeadKernelError:
+                self._frlab_dead_at = index
+                cell.outputs.append(_error_output(
+                    "KernelDied", "the kernel died while running this cell (crash, memory or CPU-time limit)"))
+                self.log.warning("kernel died in cell %s: the remaining cells are not run", index)
+                return cell, resources
+
+    return RobustExecute
+
+
+RobustExecute = _robust_execute_class()

@@ -15,7 +15,9 @@ The kernel then runs
   talks to the kernel over Unix sockets, ``KernelManager.transport = "ipc"``); the solutions, the
   course directory (gradebook, source notebooks with hidden tests) and ``.git`` are hidden (empty
   tmpfs), plus any ``FRLAB_SANDBOX_HIDE`` paths (``os.pathsep``-separated); the notebooks in the
-  kernel's folder (nbgrader's copy being graded, with the hidden tests) read as empty files.
+  kernel's folder (nbgrader's copy being graded, with the hidden tests) read as empty files;
+  ``FRLAB_WORK`` is a private ``/tmp/frlab-work`` holding read-only views of the instructor's
+  ``<work>/<profile>/base-model`` folders; the asset cache (``FRLAB_CACHE``) is readable, not writable.
 
 ``FRLAB_SANDBOX`` = ``bwrap`` (default: required, fail if unusable) | ``auto`` (bwrap if it works, else
 limits only, with a warning on stderr) | ``none`` (limits only).  ``python autograder/sandbox.py --probe``
@@ -99,6 +101,14 @@ def bwrap_command(cmd: list[str], cwd: str) -> list[str]:
     for name in sorted(os.listdir(cwd)):
         if name.endswith(".ipynb") and os.path.isfile(os.path.join(cwd, name)):
             args += ["--ro-bind", "/dev/null", os.path.join(cwd, name)]
+    # FRLAB_WORK: a private, writable /tmp/frlab-work; the instructor's base models (read-only inputs that
+    # some chapters need while graded, e.g. Part 3's conversion) appear in it read-only
+    real_work = os.environ.get("FRLAB_WORK") or os.path.join(REPO, "work")
+    if os.path.isdir(real_work):
+        for prof in sorted(os.listdir(real_work)):
+            base = os.path.join(real_work, prof, "base-model")
+            if os.path.isfile(os.path.join(base, "model.pt")):
+                args += ["--ro-bind", base, f"/tmp/frlab-work/{prof}/base-model"]
     args += ["--chdir", cwd,
              "--setenv", "MPLCONFIGDIR", "/tmp/mpl", "--setenv", "HF_HOME", "/tmp/hf",
              "--setenv", "FRLAB_WORK", "/tmp/frlab-work", "--setenv", "TMPDIR", "/tmp",
