@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export FRLAB_MIRROR ?= $(abspath ../shared/data)
 
-.PHONY: setup run test book grade bench lock clean
+.PHONY: setup run test book notebooks grade selftest bench lock clean
 
 setup:
 	bash scripts/setup.sh
@@ -17,6 +17,18 @@ test: setup
 
 book: setup
 	$(PY) -m frlab.book_build
+
+## regenerate the student notebooks from solutions/ (nbgrader) and check them for leaks
+notebooks: setup
+	$(PY) -m autograder.generate --validate
+
+## autograde a whole class in parallel (submissions in autograder/course/submitted/) and export CSV
+grade: setup
+	$(PY) -m autograder.grade_class
+
+## grade the self-test corpus; fails on any mis-grade
+selftest: setup
+	$(PY) -m autograder.selftest
 
 bench: setup
 	$(PY) scripts/benchmark.py
