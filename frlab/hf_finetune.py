@@ -116,19 +116,26 @@ def hyperparameters(profile: str | None = None) -> dict:
 
     batch 8, 5 epochs, Adam (0.9, 0.98, eps 1e-8), lr 1e-5, 6 % warm-up then linear decay to 0,
     weight decay 0.01, 256 positions; evaluation every ``eval_steps`` updates (Part 2's
-    ``--validate-interval-updates``) or every epoch when that is 0; best model by valid accuracy.
+    ``--validate-interval-updates``; ``None`` = every epoch, what the ``cpu`` profile does), best model by
+    valid accuracy.  ``threads``: ``OMP_NUM_THREADS`` when set, else Part 2's.
     """
     from frlab.fairseq_finetune import hyperparameters as part2_hp
 
     p = profiles.current(profile)
     f = part2_hp(p.name)
     betas = tuple(float(x) for x in f["adam_betas"].strip("()").split(","))
+    # cpu: validate once per epoch (5 points) instead of Part 2's every 50 updates: on a shared 2-core
+    # machine each validation costs ~1/3 of an epoch of training; the best-valid selection is coarser.
+    eval_steps = p.pick(full=f.get("validate_interval_updates") or None, cpu=None,
+                        smoke=f.get("validate_interval_updates") or None)
+    threads = int(os.environ["OMP_NUM_THREADS"]) if os.environ.get("OMP_NUM_THREADS", "").isdigit() \
+        else f.get("threads")
     return dict(
         batch_size=f["batch_size"], epochs=f["max_epoch"], lr=f["lr"], warmup_ratio=f["warmup_ratio"],
         weight_decay=f["weight_decay"], adam_beta1=betas[0], adam_beta2=betas[1], adam_eps=f["adam_eps"],
         max_length=f["max_pieces"] + 2 if f.get("max_pieces") else f["max_positions"],
-        eval_steps=f.get("validate_interval_updates") or None, logging_steps=f["log_interval"],
-        seeds=list(f.get("seeds", SEEDS)), threads=f.get("threads"), limit=f.get("limit"),
+        eval_steps=eval_steps, logging_steps=f["log_interval"],
+        seeds=list(f.get("seeds", SEEDS)), threads=threads, limit=f.get("limit"),
         eval_batch_size=p.pick(full=64, cpu=32, smoke=32),
     )
 
@@ -138,7 +145,8 @@ def training_arguments(run_dir: Path | str, seed: int, hp: dict | None = None, *
 
     Part 2's fairseq settings: batch, epochs, lr, warm-up fraction then linear decay, weight decay,
     Adam (0.9, 0.98, 1e-8), no gradient clipping (``--clip-norm 0``); evaluation and saving every
-    ``eval_steps`` updates (else every epoch), best checkpoint by valid accuracy reloaded at the end;
+    ``eval_steps`` updates (else every epoch), a checkpoint saved only when the valid accuracy improves
+    (``save_strategy="best"``) and reloaded at the end;
     TensorBoard logging (transformers 5 has no ``logging_dir`` argument: set ``TENSORBOARD_LOGGING_DIR``).
     """
     from transformers import TrainingArguments
@@ -150,7 +158,7 @@ def training_arguments(run_dir: Path | str, seed: int, hp: dict | None = None, *
         per_device_eval_batch_size=hp["eval_batch_size"], num_train_epochs=hp["epochs"], learning_rate=hp["lr"],
         warmup_steps=hp["warmup_ratio"], lr_scheduler_type="linear", weight_decay=hp["weight_decay"],
         adam_beta1=hp["adam_beta1"], adam_beta2=hp["adam_beta2"], adam_epsilon=hp["adam_eps"], max_grad_norm=0.0,
-        eval_strategy=strategy, eval_steps=hp["eval_steps"], save_strategy=strategy, save_steps=hp["eval_steps"],
+        eval_strategy=strategy, eval_steps=hp["eval_steps"], save_strategy="best",
         save_total_limit=1, save_only_model=True, load_best_model_at_end=True, metric_for_best_model=METRIC,
         greater_is_better=True, logging_steps=hp["logging_steps"], report_to=["tensorboard"], seed=seed,
         dataloader_num_workers=0, disable_tqdm=True,
@@ -161,7 +169,7 @@ def training_arguments(run_dir: Path | str, seed: int, hp: dict | None = None, *
 
 COMPARED_FIELDS = ("per_device_train_batch_size", "num_train_epochs", "learning_rate", "warmup_steps",
                    "lr_scheduler_type", "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm",
-                   "eval_strategy", "eval_steps", "save_strategy", "load_best_model_at_end",
+                   "eval_strategy", "eval_steps", "load_best_model_at_end",
                    "metric_for_best_model", "greater_is_better", "seed")
 
 
@@ -396,6 +404,54 @@ def plot_comparison(hf_root: Path | str, fairseq_root: Path | str | None = None,
     return fig
 
 
+# --------------------------------------------------------------------------- scripted runs
+def train_run(seed: int, profile: str | None = None, *, verbose: bool = True) -> dict:
+    """One run of the chapter's training cell, for scripts (the reference results, one process per seed).
+
+    Same model folder, data, ``training_arguments`` and record as the notebook, so the notebook later
+    finds the run finished (same signature) and loads it instead of retraining.
+    """
+    import torch
+    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer)
+    from transformers.utils import logging as hf_logging
+
+    from frlab import fairseq_to_hf
+    from frlab.pretrain import base_model_dir
+
+    name = profiles.current(profile).name
+    hp = hyperparameters(name)
+    if hp["threads"]:
+        torch.set_num_threads(hp["threads"])
+    work = part3_dir(name)
+    model_dir = fairseq_to_hf.hf_model_dir(base_model_dir(name), out_dir=work / "hf-base")
+    run_dir = work / "runs" / run_name(seed)
+    args = training_arguments(run_dir, seed, hp)
+    if run_is_finished(run_dir, args, model_dir):
+        return load_run(run_dir)
+    hf_logging.set_verbosity_error()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    data = load_cls_books(work / f"data-seed{seed}", name)
+    encoded = tokenize(data, tokenizer, max_length=hp["max_length"])
+    os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tb")
+    model, loading = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2,
+                                                                        output_loading_info=True)
+    if not all(k.startswith("classifier.") for k in loading["missing_keys"]):
+        raise AssertionError(f"unexpected newly initialised weights: {loading['missing_keys']}")
+    trainer = Trainer(model=model, args=args, train_dataset=encoded["train"], eval_dataset=encoded["valid"],
+                      data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
+                      compute_metrics=compute_metrics)
+    t0 = time.time()
+    trainer.train()
+    seconds = time.time() - t0
+    test_metrics = trainer.evaluate(encoded["test"], metric_key_prefix="test")
+    info = record_run(trainer, run_dir, test_metrics, model_dir=model_dir, seconds=seconds,
+                      extra={"threads": hp["threads"]})
+    if verbose:
+        print(f"[{run_dir.name}] best step {info['best_step']}: valid {info['valid_accuracy']:.2f} %, "
+              f"test {info['test_accuracy']:.2f} % ({info['minutes']} min)", flush=True)
+    return info
+
+
 # --------------------------------------------------------------------------- stored reference results
 def store_reference(profile: str = "cpu", out_dir: Path | str | None = None, bench: Path | str | None = None) -> Path:
     """Copy the finished HF runs of ``profile`` to ``results/part3/<profile>/`` for the book.
@@ -481,7 +537,13 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--profile", default="cpu")
     st.add_argument("--out", default=None)
     st.add_argument("--bench", default=None)
+    tr = sub.add_parser("train", help="train (or load) one seed of a profile, as the chapter does")
+    tr.add_argument("--profile", default="cpu")
+    tr.add_argument("--seed", type=int, required=True)
     a = ap.parse_args(argv)
+    if a.cmd == "train":
+        print(json.dumps(train_run(a.seed, a.profile), indent=1))
+        return 0
     out = store_reference(a.profile, a.out, a.bench)
     print("stored", out)
     for r in json.loads((out / "comparison.json").read_text()):

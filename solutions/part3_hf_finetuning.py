@@ -169,8 +169,9 @@ print({k: v for k, v in HP.items() if k not in ("limit",)})
 # * weight decay `HP["weight_decay"]`, Adam betas `(HP["adam_beta1"], HP["adam_beta2"])` and epsilon
 #   `HP["adam_eps"]` (fairseq's values; the Trainer's default β₂ is 0.999);
 # * no gradient clipping (Part 2 runs `--clip-norm 0.0`; the Trainer clips at 1.0 unless told otherwise);
-# * evaluate on the validation set every `HP["eval_steps"]` updates (every epoch when it is `None`), save at the
-#   same moments, keep only the best checkpoint and **load the best model by accuracy** at the end;
+# * evaluate on the validation set every `HP["eval_steps"]` updates (every epoch when it is `None`), save a
+#   checkpoint only when the accuracy improves (`save_strategy="best"`), keep only that one and **load the best
+#   model by accuracy** at the end;
 # * log the training loss every `HP["logging_steps"]` updates to **TensorBoard**, and use `seed`.
 
 # %% nbgrader={"grade": false, "grade_id": "training_args", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -195,8 +196,7 @@ def make_training_args(run_dir, seed):
         max_grad_norm=0.0,
         eval_strategy=strategy,
         eval_steps=HP["eval_steps"],
-        save_strategy=strategy,
-        save_steps=HP["eval_steps"],
+        save_strategy="best",
         save_total_limit=1,
         save_only_model=True,
         load_best_model_at_end=True,
@@ -245,8 +245,11 @@ import time
 
 from transformers import AutoModelForSequenceClassification, Trainer
 
+from transformers.utils import logging as hf_logging
+
 from frlab import grading
 
+hf_logging.set_verbosity_error()      # the load report is summarised below instead
 runs_dir = work / "runs"
 runs = []
 if grading.is_grading():
@@ -264,6 +267,8 @@ else:
         model, loading = AutoModelForSequenceClassification.from_pretrained(
             model_dir, num_labels=2, output_loading_info=True)
         assert all(k.startswith("classifier.") for k in loading["missing_keys"]), loading["missing_keys"]
+        print(f"[{run_dir.name}] new weights (the head): {sorted(loading['missing_keys'])}; "
+              f"unused: {sorted(loading['unexpected_keys'])} (the MLM head)")
         trainer = Trainer(model=model, args=args, train_dataset=encoded["train"], eval_dataset=encoded["valid"],
                           data_collator=collator, processing_class=tokenizer,
                           compute_metrics=hf_finetune.compute_metrics)

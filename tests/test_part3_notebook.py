@@ -57,7 +57,7 @@ def test_part3_notebook_smoke(shared_data, tmp_path):
     and an nbgrader-style run (NBGRADER_EXECUTION) trains nothing."""
     from frlab.pretrain import base_model_dir
 
-    env0 = {"FRLAB_PROFILE": "smoke"}
+    env0 = {"FRLAB_PROFILE": "smoke", "OMP_NUM_THREADS": "1"}  # 1 thread: robust on a loaded 2-core machine
     # the smoke base model (Part 2's recipe, trained once if missing) is shared; runs go to tmp_path
     old = os.environ.get("FRLAB_PROFILE")
     os.environ["FRLAB_PROFILE"] = "smoke"
