@@ -146,3 +146,42 @@ def nbgrader(root: Path, *args: str, timeout: float | None = None, env: dict | N
     if check and proc.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed (rc={proc.returncode}):\n{out[-4000:]}")
     return cp
+
+
+# ------------------------------------------------------------------------------------ grading inputs
+#: what each chapter reads (never writes) while graded, prepared by the grader *outside* the sandbox so
+#: that the kernel finds it read-only: assets in FRLAB_CACHE, models in <work>/<profile>/ (the sandbox
+#: shows ``base-model`` and ``bloom-tiny`` read-only, see autograder/sandbox.py)
+def _inputs_part3():
+    from frlab.assets import fetch
+    from frlab.pretrain import base_model_dir
+
+    fetch("cls-books", progress=False)
+    base_model_dir()
+
+
+def _inputs_part4():
+    from frlab import qlora
+
+    qlora.resolve_base_model()
+
+
+GRADING_INPUTS = {
+    "part3_hf_finetuning": _inputs_part3,
+    "part4_qlora": _inputs_part4,
+}
+
+
+def prepare_inputs(assignments, log=print) -> list[str]:
+    """Fetch/build the read-only inputs of the given assignments; returns problems (never raises)."""
+    problems = []
+    for a in assignments:
+        fn = GRADING_INPUTS.get(a)
+        if fn is None:
+            continue
+        try:
+            fn()
+        except Exception as exc:  # grading goes on; the dependent cells will fail with their own message
+            problems.append(f"{a}: could not prepare grading inputs: {type(exc).__name__}: {exc}")
+            log(f"grade_class: WARNING {problems[-1]}")
+    return problems

@@ -372,6 +372,9 @@ def grade_class(assignments: list[str], submitted: Path, course: Path = COURSE_D
     jobs = jobs or max(1, os.cpu_count() or 1)
     sandbox = sandbox_mode()
     os.environ["FRLAB_SANDBOX"] = "bwrap" if sandbox == "bwrap" else "none"
+    from autograder.course import prepare_inputs
+
+    prepare_inputs(assignments, log)
     tmp = Path(tempfile.mkdtemp(prefix="frlab-grade-"))
     snapshot = tmp / "gradebook.snapshot.db"
     shutil.copy2(course / "gradebook.db", snapshot)

@@ -17,7 +17,8 @@ The kernel then runs
   tmpfs), plus any ``FRLAB_SANDBOX_HIDE`` paths (``os.pathsep``-separated); the notebooks in the
   kernel's folder (nbgrader's copy being graded, with the hidden tests) read as empty files;
   ``FRLAB_WORK`` is a private ``/tmp/frlab-work`` holding read-only views of the instructor's
-  ``<work>/<profile>/base-model`` folders; the asset cache (``FRLAB_CACHE``) is readable, not writable.
+  ``<work>/<profile>/{base-model,bloom-tiny}`` folders (``FRLAB_SANDBOX_WORK_INPUTS``; prepared by
+  :func:`autograder.course.prepare_inputs`); the asset cache (``FRLAB_CACHE``) is readable, not writable.
 
 ``FRLAB_SANDBOX`` = ``bwrap`` (default: required, fail if unusable) | ``auto`` (bwrap if it works, else
 limits only, with a warning on stderr) | ``none`` (limits only).  ``python autograder/sandbox.py --probe``
@@ -105,10 +106,13 @@ def bwrap_command(cmd: list[str], cwd: str) -> list[str]:
     # some chapters need while graded, e.g. Part 3's conversion) appear in it read-only
     real_work = os.environ.get("FRLAB_WORK") or os.path.join(REPO, "work")
     if os.path.isdir(real_work):
+        inputs = os.environ.get("FRLAB_SANDBOX_WORK_INPUTS", "base-model:bloom-tiny").split(":")
         for prof in sorted(os.listdir(real_work)):
-            base = os.path.join(real_work, prof, "base-model")
-            if os.path.isfile(os.path.join(base, "model.pt")):
-                args += ["--ro-bind", base, f"/tmp/frlab-work/{prof}/base-model"]
+            for sub in filter(None, inputs):
+                src = os.path.join(real_work, prof, sub)
+                complete = sub != "base-model" or os.path.isfile(os.path.join(src, "model.pt"))
+                if os.path.isdir(src) and complete:
+                    args += ["--ro-bind", src, f"/tmp/frlab-work/{prof}/{sub}"]
     args += ["--chdir", cwd,
              "--setenv", "MPLCONFIGDIR", "/tmp/mpl", "--setenv", "HF_HOME", "/tmp/hf",
              "--setenv", "FRLAB_WORK", "/tmp/frlab-work", "--setenv", "TMPDIR", "/tmp",
