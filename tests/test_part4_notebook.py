@@ -24,6 +24,9 @@ def test_part4_solution_executes_in_smoke(tmp_path):
     # the meta-device count of bloom-560m, printed by the solution
     assert "bloom-560m + LoRA: 1,572,864 trainable of 560,787,456 (0.2805 %)" in text
     assert "rejected: LoRA target_modules problem: 'dense_4h_to_hh' matches no module" in text
+    assert "naive numel() on the 4-bit model would show: 1,572,864 trainable of 409,792,512 (0.384 %)" in text
+    # the tiny model loaded in 4 bits: the naive count is smaller than the 4-bit aware one
+    assert "this model, naive numel(): 16,384 / 728,832" in text and "this model, 4-bit aware:   16,384 / 925,440" in text
 
     run = tmp_path / "smoke" / "part4"
     smoke_info = json.loads((tmp_path / "smoke" / "bloom-tiny" / "frlab_smoke.json").read_text())
