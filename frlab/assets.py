@@ -315,7 +315,9 @@ def _fetch_from_hub(asset: Asset, target: Path) -> Path:
     import huggingface_hub as hub
 
     if asset.kind == "hf-model":
-        path = hub.snapshot_download(asset.repo_id, local_dir=target)
+        # weights in safetensors, config and tokenizer only: not the other weight formats of the repository
+        patterns = asset.extra.get("allow_patterns")
+        path = hub.snapshot_download(asset.repo_id, local_dir=target, allow_patterns=patterns)
     else:
         path = Path(hub.hf_hub_download(asset.repo_id, asset.filename, repo_type="dataset", local_dir=target)).parent
     path = Path(path)

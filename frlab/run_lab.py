@@ -47,7 +47,8 @@ def main(argv=None) -> int:
         nb = read_source(src)
         t0 = time.time()
         try:
-            nb, _ = execute(nb, timeout=args.timeout, env={profiles.ENV_VAR: prof.name})
+            # run beside the executed copy, so artefacts a chapter saves next to itself land in the work folder
+            nb, _ = execute(nb, cwd=out_dir, timeout=args.timeout, env={profiles.ENV_VAR: prof.name})
             status = "ok"
         except Exception as exc:  # nbclient raises CellExecutionError with the traceback
             status = "FAILED"
