@@ -199,7 +199,7 @@ def hyperparameters(profile: str | None = None) -> dict:
         max_pieces=p.pick(full=None, cpu=126, smoke=126),  # cpu/smoke base models saw 128-token blocks
         validate_interval_updates=p.pick(full=0, cpu=100, smoke=6),
         log_interval=p.pick(full=20, cpu=25, smoke=4),
-        seeds=list(SEEDS), threads=p.pick(full=None, cpu=2, smoke=2),
+        seeds=list(SEEDS), threads=p.pick(full=None, cpu=1, smoke=1),  # 1 thread: faster for batch 8 on a shared CPU
     )
     return hp
 
@@ -243,15 +243,26 @@ def _value_after(cmd: list[str], flag: str) -> str | None:
     return cmd[cmd.index(flag) + 1] if flag in cmd else None
 
 
+def restore_fingerprint(restore: str | None) -> str | None:
+    """Size and modification time of the ``--restore-file`` (None when it does not exist): a rebuilt
+    base model at the same path must not count as the same run."""
+    if not restore or not Path(restore).is_file():
+        return None
+    st = Path(restore).stat()
+    return f"{st.st_size}-{int(st.st_mtime)}"
+
+
 def run_is_finished(run_dir: Path | str, cmd: list[str] | None = None) -> bool:
-    """True when ``run_dir`` holds a finished run (its ``run.json``), of the same command if given."""
+    """True when ``run_dir`` holds a finished run (its ``run.json``), of the same command (and the same
+    ``--restore-file`` checkpoint) if ``cmd`` is given."""
     marker = Path(run_dir) / MARKER
     if not marker.is_file():
         return False
     if cmd is None:
         return True
     info = json.loads(marker.read_text(encoding="utf-8"))
-    return _normalise(info.get("command", [])) == _normalise(cmd)
+    return (_normalise(info.get("command", [])) == _normalise(cmd)
+            and info.get("restore_fingerprint") == restore_fingerprint(_value_after(cmd, "--restore-file")))
 
 
 def _normalise(cmd: list[str]) -> list[str]:
@@ -263,7 +274,8 @@ def run_training(cmd: list[str], run_dir: Path | str, *, init: str, threads: int
                  verbose: bool = True, force: bool = False) -> dict:
     """Run one ``fairseq-train`` command into ``run_dir`` (idempotent); returns the ``run.json`` record.
 
-    * A finished run (``run_dir/run.json`` written by the same command) is **loaded, not retrained**.
+    * A finished run (``run_dir/run.json`` written by the same command, from the same checkpoint file) is
+      **loaded, not retrained**.
     * ``init="pretrained"``: the ``--restore-file`` must exist, else :class:`MissingCheckpointError`
       (fairseq itself would silently train from random weights).  ``init="random"``: the
       ``--restore-file`` must *not* exist -- that is how the random-init run is made.
@@ -302,7 +314,8 @@ def run_training(cmd: list[str], run_dir: Path | str, *, init: str, threads: int
                echo_filter=lambda line: ("| train_inner |" in line or "| valid |" in line
                                          or "Error" in line or "done training" in line))
     minutes = (time.time() - t0) / 60
-    info = {"run": run_dir.name, "init": init, "restore_file": restore, "seed": int(_value_after(cmd, "--seed") or 0),
+    info = {"run": run_dir.name, "init": init, "restore_file": restore,
+            "restore_fingerprint": restore_fingerprint(restore), "seed": int(_value_after(cmd, "--seed") or 0),
             "command": cmd, "minutes": round(minutes, 2),
             "finished_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
     (run_dir / MARKER).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")

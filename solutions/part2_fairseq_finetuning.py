@@ -212,8 +212,8 @@ if is_grading():
     LOG_ROOT = require_artefact(SUBMITTED_LOGS, "the TensorBoard logs of your six runs (part2_runs/)")
 else:
     LOG_ROOT = WORK / "runs"
-    for init in ff.INITS:
-        for seed in HP["seeds"]:
+    for seed in HP["seeds"]:
+        for init in ff.INITS:
             run_dir = LOG_ROOT / ff.run_name(init, seed)
             info = ff.run_training(fairseq_train_command(init, seed, run_dir), run_dir, init=init,
                                    threads=HP["threads"])

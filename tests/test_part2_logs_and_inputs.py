@@ -135,13 +135,20 @@ def test_rerun_reuses_finished_run(tmp_path, capsys):
     assert second["reused"] is True
     assert (tmp_path / "calls.txt").read_text() == "1"        # not retrained
     assert run_logs.best_valid_test_accuracy(run_dir)["test_accuracy"] == pytest.approx(68.0)
+    # a rebuilt checkpoint at the same path is not "the same run" either
+    import os
+
+    os.utime(ckpt, (1_000_000_000, 1_000_000_000))
+    ff.run_training(cmd, run_dir, init="pretrained")
+    assert (tmp_path / "calls.txt").read_text() == "2"
+    assert ff.run_training(cmd, run_dir, init="pretrained")["reused"] is True
     # a different command (other seed) is not "the same run": it is retrained from scratch
     ff.run_training(fake_train_command(tmp_path, run_dir, str(ckpt), seed=1), run_dir, init="pretrained")
-    assert (tmp_path / "calls.txt").read_text() == "2"
+    assert (tmp_path / "calls.txt").read_text() == "3"
     # an unfinished run (no marker) is retrained
     (run_dir / ff.MARKER).unlink()
     ff.run_training(fake_train_command(tmp_path, run_dir, str(ckpt), seed=1), run_dir, init="pretrained")
-    assert (tmp_path / "calls.txt").read_text() == "3"
+    assert (tmp_path / "calls.txt").read_text() == "4"
     assert json.loads((run_dir / ff.MARKER).read_text())["seed"] == 1
 
 
