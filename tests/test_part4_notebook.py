@@ -42,8 +42,8 @@ def test_part4_solution_executes_in_smoke(tmp_path):
     assert set(gens) == {"before", "after"} and len(gens["after"]) == 4
     assert any(o.get("output_type") == "display_data" and "image/png" in o.get("data", {})
                for c in nb.cells for o in c.get("outputs", [])), "the loss curve is missing"
+    # time budget (<= 5 min) is reported, not asserted: see scripts/benchmark.py
     print(f"part 4 smoke notebook: {seconds:.0f} s; loss {losses[0]:.3f} -> {losses[-1]:.3f}")
-    assert seconds < 300
 
     # grading mode: no training; the submitted log and adapter are loaded and give the same generations
     nb2, _ = execute(read_source(REPO_ROOT / "solutions" / "part4_qlora.py"),
