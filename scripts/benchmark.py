@@ -17,6 +17,7 @@ BENCHES = {
     "fairseq": ["bench_fairseq.py"],                      # fairseq s/update, course configuration
     "hf": ["bench_hf_vs_fairseq.py"],                     # HF Trainer s/step vs fairseq s/update (ratio)
     "autograde": ["bench_autograde.py"],                  # parallel vs sequential autograding (ratio)
+    "notebooks": ["bench_notebooks.py", "--cold"],        # every chapter in smoke vs its time budget
 }
 
 
