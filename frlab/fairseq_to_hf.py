@@ -454,7 +454,10 @@ def convert(fairseq_dir: str | Path, out_dir: str | Path, num_labels: int | None
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         info = report.to_json()
+        from frlab.assets import sha256_of
+
         info.update(source=str(Path(fairseq_dir).resolve()), checkpoint_file=checkpoint_file,
+                    source_sha256=sha256_of(Path(fairseq_dir) / checkpoint_file),
                     hf_class=type(model).__name__)
         (tmp / REPORT_FILE).write_text(json.dumps(info, indent=1))
         if out_dir.exists():

@@ -116,18 +116,14 @@ def hyperparameters(profile: str | None = None) -> dict:
 
     batch 8, 5 epochs, Adam (0.9, 0.98, eps 1e-8), lr 1e-5, 6 % warm-up then linear decay to 0,
     weight decay 0.01, 256 positions; evaluation every ``eval_steps`` updates (Part 2's
-    ``--validate-interval-updates``; ``None`` = every epoch, what the ``cpu`` profile does), best model by
-    valid accuracy.  ``threads``: ``OMP_NUM_THREADS`` when set, else Part 2's.
+    ``--validate-interval-updates``; ``None`` = every epoch), best model by valid accuracy.  ``threads``: ``OMP_NUM_THREADS`` when set, else Part 2's.
     """
     from frlab.fairseq_finetune import hyperparameters as part2_hp
 
     p = profiles.current(profile)
     f = part2_hp(p.name)
     betas = tuple(float(x) for x in f["adam_betas"].strip("()").split(","))
-    # cpu: validate once per epoch (5 points) instead of Part 2's every 50 updates: on a shared 2-core
-    # machine each validation costs ~1/3 of an epoch of training; the best-valid selection is coarser.
-    eval_steps = p.pick(full=f.get("validate_interval_updates") or None, cpu=None,
-                        smoke=f.get("validate_interval_updates") or None)
+    eval_steps = f.get("validate_interval_updates") or None  # Part 2's --validate-interval-updates
     threads = int(os.environ["OMP_NUM_THREADS"]) if os.environ.get("OMP_NUM_THREADS", "").isdigit() \
         else f.get("threads")
     return dict(
@@ -493,7 +489,7 @@ def store_reference(profile: str = "cpu", out_dir: Path | str | None = None, ben
     conv = {}
     if (model_dir / "conversion_report.json").is_file():
         c = json.loads((model_dir / "conversion_report.json").read_text())
-        conv = {k: c.get(k) for k in ("source", "n_mapped", "synthesised", "n_aliases", "hf_class")}
+        conv = {k: c.get(k) for k in ("source", "source_sha256", "n_mapped", "synthesised", "n_aliases", "hf_class")}
     base_info = {}
     src = Path(conv.get("source", "")) / "pretrain.json" if conv.get("source") else None
     if src and src.is_file():

@@ -27,7 +27,7 @@ from pathlib import Path
 
 
 def long_reviews(spm_model: Path, reviews: list[str], labels: list[int], n_pieces: int):
-    """Reviews with at least ``n_pieces`` sentencepiece pieces, as (pieces line, label)."""
+    """Reviews with at least ``n_pieces`` sentencepiece pieces, as (first ``n_pieces`` pieces, text, label)."""
     import sentencepiece as spm
 
     sp = spm.SentencePieceProcessor(model_file=str(spm_model))
@@ -113,7 +113,8 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--warmup", type=int, default=5, help="updates left out of the timing window")
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--length", type=int, default=256, help="tokens per review, <s> and </s> included")
+    ap.add_argument("--length", type=int, default=None,
+                    help="tokens per review, <s> and </s> included (default: the profile's max length)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads for both (1 avoids over-subscription on a shared 2-core machine)")
     ap.add_argument("--out", default=None, help="write the result JSON here")
@@ -134,13 +135,14 @@ def main(argv=None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     model_dir = fairseq_to_hf.hf_model_dir(base, out_dir=hf_finetune.part3_dir() / "hf-base")
     hp_fs = ff.hyperparameters(prof.name)
-    hp_fs = {**hp_fs, "max_positions": a.length}
     hp_hf = hf_finetune.hyperparameters(prof.name)
+    a.length = a.length or hp_hf["max_length"]
     src = hf_finetune.cls_books_dir()
     reviews = (src / "train.review").read_text(encoding="utf-8").splitlines()
     labels = [int(x) for x in (src / "train.label").read_text().split()]
-    # pieces + <s> + </s> = length for HF; fairseq's truncate keeps `length` tokens of <s> pieces </s>
-    rows = long_reviews(base / "sentencepiece.bpe.model", reviews, labels, a.length)
+    # fairseq: <s> + (length - 2) pieces + </s>; HF: the text truncated to `length` tokens incl. <s> </s>:
+    # the same `length` ids in both
+    rows = long_reviews(base / "sentencepiece.bpe.model", reviews, labels, a.length - 2)
     if len(rows) < hp_hf["batch_size"] * 4:
         raise SystemExit(f"only {len(rows)} reviews have >= {a.length} pieces: lower --length")
     text_dir = work / f"text{a.length}"

@@ -37,7 +37,8 @@ def test_hyperparameters_are_part2s():
         assert hf["epochs"] == fs["max_epoch"] and hf["lr"] == fs["lr"]
         assert hf["warmup_ratio"] == fs["warmup_ratio"] == 0.06 and hf["weight_decay"] == 0.01
         assert (hf["adam_beta1"], hf["adam_beta2"]) == (0.9, 0.98)
-    assert hf_finetune.hyperparameters("cpu")["max_length"] == 256
+        assert hf["max_length"] == (fs["max_pieces"] + 2 if fs.get("max_pieces") else fs["max_positions"])
+        assert hf["eval_steps"] == (fs.get("validate_interval_updates") or None)
     assert hf_finetune.hyperparameters("cpu")["lr"] == 1e-5 and hf_finetune.hyperparameters("cpu")["epochs"] == 5
 
 
@@ -124,4 +125,4 @@ def test_bench_prints_ratio(shared_data, tmp_path):
     assert "ratio HF/fairseq =" in res.stdout
     data = json.loads(out.read_text())
     assert data["fairseq_seconds_per_update"] > 0 and data["hf_seconds_per_step"] > 0
-    assert data["tokens_per_review"] == 256 and data["batch_size"] == 8
+    assert data["tokens_per_review"] == hf_finetune.hyperparameters("smoke")["max_length"] and data["batch_size"] == 8
