@@ -99,7 +99,7 @@ CONFIGS = {
         vocab_size=2000, spm_train_lines=20_000,
         encoder_layers=2, encoder_embed_dim=64, encoder_ffn_embed_dim=128, encoder_attention_heads=2,
         tokens_per_sample=128, batch_size=16, lr=1e-3, warmup_updates=30, max_update=300,
-        log_interval=10, save_interval_updates=1000, stop_minutes=4,
+        log_interval=10, save_interval_updates=1000, stop_minutes=4, threads=1,
     ),
     # the CPU reference (results/part2/cpu): ~40 min on 2 cores; sizes chosen by measurement,
     # see book/pretraining.md
