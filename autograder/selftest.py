@@ -32,7 +32,7 @@ from autograder.generate import NOTEBOOKS_DIR, generate
 RUNS = AUTOGRADER_DIR / "runs" / "selftest"
 
 #: selftest limits: small enough to keep CI short, large enough for the smoke profile on 2 busy cores
-SELFTEST_ENV = {"FRLAB_CELL_TIMEOUT": "60", "FRLAB_SANDBOX_MEM_MB": "4096", "FRLAB_SANDBOX_CPU_S": "600",
+SELFTEST_ENV = {"FRLAB_CELL_TIMEOUT": "120", "FRLAB_SANDBOX_MEM_MB": "4096", "FRLAB_SANDBOX_CPU_S": "600",
                 "FRLAB_PROFILE": "smoke"}
 
 
