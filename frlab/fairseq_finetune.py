@@ -238,6 +238,18 @@ def course_command(data_bin: Path | str, run_dir: Path | str, restore_file: Path
     return cmd
 
 
+def format_command(cmd: list[str]) -> str:
+    """A command line for display: one ``--flag value`` per line, shell-style continuations."""
+    lines, cur = [], [Path(cmd[0]).name]
+    for tok in cmd[1:]:
+        if tok.startswith("--") and cur:
+            lines.append(" ".join(cur))
+            cur = []
+        cur.append(tok if " " not in tok and "(" not in tok else f"'{tok}'")
+    lines.append(" ".join(cur))
+    return " \\\n    ".join(lines)
+
+
 # --------------------------------------------------------------------------- running
 def _value_after(cmd: list[str], flag: str) -> str | None:
     return cmd[cmd.index(flag) + 1] if flag in cmd else None

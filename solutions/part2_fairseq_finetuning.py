@@ -192,7 +192,7 @@ def fairseq_train_command(init: str, seed: int, run_dir: Path) -> list[str]:
 
 if not is_grading():
     example = fairseq_train_command("random", 0, WORK / "runs" / "random_seed0")
-    print(" \\\n    ".join(" ".join(example[i:i + 2]) for i in range(0, len(example), 2)))
+    print(ff.format_command(example))
 
 # %% [markdown]
 # ## 5. Train 2 initialisations × 3 seeds

@@ -38,7 +38,7 @@ def test_smoke_notebook_trains_six_runs_with_readable_accuracies(first_execution
         assert (base / f).is_file(), f
     assert json.loads((base / "pretrain.json").read_text())["updates"] > 0
     # fairseq command lines are shown and every run trained with live progress
-    assert "--task sentence_prediction" in text and "--restore-file /nonexistent/" in text
+    assert "--task sentence_prediction" in text and "--restore-file /nonexistent/" in text and "--lr 0.0001" in text
     assert "train_inner" in text and "valid on 'test' subset" in text
     for run in RUNS:
         assert f"{run}: trained" in text
