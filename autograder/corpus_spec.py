@@ -116,15 +116,15 @@ SUBMISSIONS: dict[str, dict] = {
     "p1-type-float": p1(
         {"count_answers": P1_ANSWERS.replace("n_weights = count", "n_weights = 1.0 * count")
                                     .replace("n_trainable = count", "n_trainable = 1.0 * count")},
-        expect={"passed": ["test_count_function_general", "test_count_on_model"]}),
+        expect={"passed": ["test_count_function_general"]}),
     "p1-type-numpy-int": p1(
         {"count_function": "import numpy as np\n" + P1_FUNCTION.replace("return int(", "return np.int64(")},
-        expect={"passed": ["test_count_on_model"]}),
+        expect={"passed": []}),
     "p1-type-int-subclass-always-equal": p1(
         {"count_function": "class Int(int):\n    def __eq__(self, other):\n        return True\n"
                            "    __hash__ = int.__hash__\n\n\n" + P1_FUNCTION.replace("return int(", "return Int(")},
-        # the exact-value tests reject it; the consistency test (model vs analytic) is fooled by __eq__
-        expect={"passed": ["test_count_on_model"]}),
+        # every test checks `type(x) is int`, so an always-equal int subclass scores nothing
+        expect={"passed": []}),
     # -- errors and hostile code
     "p1-exception": p1(
         {"count_on_model": P1_ON_MODEL + "\nraise RuntimeError('half-finished cell')\n"},

@@ -168,6 +168,9 @@ print(f"(A) analytic {n_weights:,}  | model {measured_weights:,}")
 print(f"(B) analytic {n_trainable:,}  | model {measured_trainable:,}")
 
 # %% nbgrader={"grade": true, "grade_id": "test_count_on_model", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+for _name, _value in [("n_weights", n_weights), ("n_trainable", n_trainable),
+                      ("measured_weights", measured_weights), ("measured_trainable", measured_trainable)]:
+    assert type(_value) is int, f"{_name} must be a plain int"
 assert measured_weights == n_weights, "the model count and your analytic count (A) disagree"
 assert measured_trainable == n_trainable, "the model count and your analytic count (B) disagree"
 
