@@ -153,8 +153,8 @@ def execution_failures(build_dir: Path = BUILD_DIR) -> list[str]:
 
         jc = get_cache(str(cache))
         for rec in jc.list_project_records():
-            if not Path(rec.uri).exists():
-                continue  # a page that is no longer generated
+            if not Path(rec.uri).exists() or REPO_ROOT.resolve() not in Path(rec.uri).resolve().parents:
+                continue  # a page that is no longer generated (or a record copied from another checkout)
             try:
                 cached = jc.get_cached_project_nb(rec.uri)
             except Exception:  # unreadable record: treat as not cached
