@@ -323,7 +323,7 @@ def run_training(cmd: list[str], run_dir: Path | str, *, init: str, threads: int
         print(f"[{run_dir.name}] training ({init} init) ...", flush=True)
     t0 = time.time()
     run_logged(cmd, run_dir / "train.log", env=_env(threads), echo=verbose,
-               echo_filter=lambda line: ("| train_inner |" in line or "| valid |" in line
+               echo_filter=lambda line: ("| train_inner |" in line or "| valid |" in line or "| test |" in line
                                          or "Error" in line or "done training" in line))
     minutes = (time.time() - t0) / 60
     info = {"run": run_dir.name, "init": init, "restore_file": restore,
