@@ -86,6 +86,12 @@ def bwrap_command(cmd: list[str], cwd: str) -> list[str]:
     args = [shutil.which("bwrap"), "--unshare-all", "--die-with-parent",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--size", str(1024 * 1024 * 1024), "--tmpfs", "/tmp"]
+    # a checkout (and its .venv) that lies under /tmp would vanish under the private /tmp: show it read-only
+    tmp_real = os.path.realpath("/tmp")
+    for keep in (REPO, os.path.dirname(os.path.dirname(os.path.abspath(cmd[0])))):
+        real = os.path.realpath(keep)
+        if real.startswith(tmp_real + os.sep):
+            args += ["--ro-bind", real, real]
     for p in hidden_paths():       # mounted over by the writable binds below when they lie inside
         args += ["--tmpfs", p]
     writable = [cwd]
