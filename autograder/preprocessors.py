@@ -5,8 +5,7 @@
   lines, torch/transformers warnings) must not fail a test: a test fails only when it raises.
 * :class:`HideHiddenTests` – for the feedback pages: error outputs of cells with hidden tests lose their
   tracebacks when these show a hidden-test line (only ``ename`` and the assertion message remain), and
-  every leak value (:mod:`autograder.leaks`) is scrubbed from the outputs of such cells and from all
-  tracebacks. ``nbgrader.preprocessors.ClearHiddenTests`` then removes the hidden source itself.
+  every leak value (:mod:`autograder.leaks`) is scrubbed from every output and traceback. ``nbgrader.preprocessors.ClearHiddenTests`` then removes the hidden source itself.
 """
 
 from __future__ import annotations
@@ -63,7 +62,8 @@ class HideHiddenTests(Preprocessor):
                     else:
                         out["traceback"] = [leaks.scrub(t, sec) for t in out.get("traceback", [])]
                     out["evalue"] = evalue
-                elif hidden:
+                else:  # every output, not only the hidden-test cells': a student's own print of a
+                    # model count is the expected value too, and feedback pages never show expected values
                     if "text" in out:
                         out["text"] = leaks.scrub("".join(out["text"]), sec)
                     for k, v in list((out.get("data") or {}).items()):
