@@ -393,15 +393,9 @@ def plot_comparison(hf_root: Path | str, fairseq_root: Path | str | None = None,
                 continue
             ax.plot(c.index, c["valid_accuracy"], "--", marker="s", ms=3, color="tab:blue", alpha=0.7,
                     label=f"fairseq {d.name}")
-    ax.set_xlabel("updates")
-    ax.set_ylabel("valid accuracy (%)")
-    ax.axhline(50, color="grey", lw=0.8, ls=":")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    from frlab.run_logs import finish_curve_axes
+
+    return finish_curve_axes(ax, "valid accuracy (%)", title, legend_fontsize=7)
 
 
 # --------------------------------------------------------------------------- scripted runs

@@ -164,15 +164,20 @@ def plot_valid_curves(log_root: Path | str, ax=None, metric: str = METRIC, title
         curve = validation_curve(d, metric)
         ax.plot(curve.index, curve[f"valid_{metric}"], styles[int(m["seed"]) % len(styles)], marker="o",
                 markersize=3, color=colours.get(m["init"], None), label=f"{m['init']} seed {m['seed']}")
+    return finish_curve_axes(ax, f"valid {metric} (%)", title, legend_fontsize=8)
+
+
+def finish_curve_axes(ax, ylabel: str, title: str | None = None, legend_fontsize: int = 8):
+    """Labels, chance line (50 %), grid, legend and title of a validation-curve plot; returns the figure."""
     ax.set_xlabel("updates")
-    ax.set_ylabel(f"valid {metric} (%)")
+    ax.set_ylabel(ylabel)
     ax.axhline(50, color="grey", lw=0.8, ls=":")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=legend_fontsize, ncol=2)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    ax.figure.tight_layout()
+    return ax.figure
 
 
 def std_ok(x: float) -> bool:
