@@ -11,13 +11,15 @@ nbgrader metadata overrides); ``raw`` (the file's bytes as text: corrupt noteboo
 (no notebook); ``files`` (relpath -> text: artefacts beside the notebook); ``expect``: ``auto_score``,
 ``passed`` (autograded test ids that must pass; every other test must fail), ``status``,
 ``tampered``; ``copy`` (relpath -> folder under ``autograder/`` copied beside the notebook: run logs);
-``corrupt`` (glob patterns of copied files overwritten with garbage); ``limits`` (``notebook_timeout`` for this submission); ``forbidden`` (paths that must not exist after grading: writes outside the submission).
+``corrupt`` (glob patterns of copied files overwritten with garbage); ``renames`` ((src, dst) pairs
+applied in order to the copied files); ``limits`` (``notebook_timeout`` for this submission); ``forbidden`` (paths that must not exist after grading: writes outside the submission).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -194,6 +196,9 @@ SUBMISSIONS: dict[str, dict] = {
 # ------------------------------------------------------------------------------------------- Part 2
 P2 = "part2_fairseq_finetuning"
 P2_LOGS = {"part2_runs": f"reference/{P2}/part2_runs"}     # copied from autograder/reference
+P2_CPU_LOGS = {"part2_runs": f"reference/{P2}-cpu/part2_runs"}   # the cpu reference runs (results/part2/cpu)
+P2_SWAP = [(f"part2_runs/{a}_seed{k}", f"part2_runs/{b}_seed{k}")
+           for k in range(3) for a, b in (("pretrained", "tmp"), ("random", "pretrained"), ("tmp", "random"))]
 P2_BEST = '''\
 def best_valid_test(curve: pd.DataFrame) -> dict:
     c = curve.dropna(subset=["valid_accuracy", "test_accuracy"]).sort_index()
@@ -217,7 +222,7 @@ print(results_table.round(2))
 '''
 P2_WRITTEN = "Pretraining gives useful representations; with lr 1e-5 the random model barely moves."
 P2_OK = {"best_valid_test": P2_BEST, "results_table": P2_TABLE, "why_random_lags": P2_WRITTEN}
-P2_TESTS = ["test_best_valid_test", "test_results_table"]
+P2_TESTS = ["test_best_valid_test", "test_results_table", "test_results_plausible"]
 
 
 def p2(cells=None, logs=True, **kw):
@@ -233,19 +238,24 @@ SUBMISSIONS.update({
         {"results_table": P2_TABLE.replace("summary = pd.DataFrame(rows)",
                                            "summary = pd.DataFrame(rows)\n"
                                            "summary.loc[summary.init == 'pretrained', 'test_accuracy'] += 5.0")},
-        expect={"passed": ["test_best_valid_test"]}),
+        expect={"passed": ["test_best_valid_test", "test_results_plausible"]}),   # smoke runs: not judged
     "p2-table-typed-from-the-course": p2(
         {"results_table": "summary = pd.DataFrame({'run': sorted(curves), 'init': [n.split('_seed')[0] for n in sorted(curves)],"
                           " 'seed': [int(n[-1]) for n in sorted(curves)], 'valid_accuracy': 80.0, 'test_accuracy': 81.5})\n"
                           "results_table = pd.DataFrame({'mean': [81.5, 70.2], 'std': [0.6, 1.1]}, index=['pretrained', 'random'])\n"
                           "gap = 11.3\n"},
-        expect={"passed": ["test_best_valid_test"]}),
+        expect={"passed": ["test_best_valid_test", "test_results_plausible"]}),
     "p2-selects-on-test-accuracy": p2(
         {"best_valid_test": P2_BEST.replace('pos = c["valid_accuracy"]', 'pos = c["test_accuracy"]')},
-        expect={"passed": []}),
+        expect={"passed": ["test_results_plausible"]}),
     "p2-corrupt-run-logs": p2(
         corrupt=["part2_runs/*/tb/*/events.out.tfevents.*"], expect={"passed": []}),
     "p2-untouched": {"assignment": P2, "cells": {}, "copy": dict(P2_LOGS), "expect": {"passed": []}},
+    # real cpu-profile runs (our CPU reference): plausible; then the same logs with the two inits swapped, as a
+    # swapped --restore-file gives: consistent with the logs, but implausible for the profile
+    **({} if not (AUTOGRADER_DIR / P2_CPU_LOGS["part2_runs"]).is_dir() else {"p2-cpu-correct": p2(copy=dict(P2_CPU_LOGS), expect={"passed": P2_TESTS}),
+    "p2-cpu-swapped-inits": p2(copy=dict(P2_CPU_LOGS), renames=P2_SWAP,
+                               expect={"passed": ["test_best_valid_test", "test_results_table"]})}),
 })
 
 
@@ -364,6 +374,8 @@ def build_submission(student: str, spec: dict, dest_root: Path = SUBMITTED_DIR,
     for rel, src in (spec.get("copy") or {}).items():
         src = AUTOGRADER_DIR / src
         shutil.copytree(src, d / rel) if src.is_dir() else shutil.copy2(src, d / rel)
+    for src, dst in spec.get("renames") or []:   # applied in order (a swap goes through a temporary name)
+        os.replace(d / src, d / dst)
     for rel, text in (spec.get("corrupt_text") or {}).items():
         (d / rel).write_text(text)
     for pattern in spec.get("corrupt") or []:

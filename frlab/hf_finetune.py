@@ -492,11 +492,11 @@ def store_reference(profile: str = "cpu", out_dir: Path | str | None = None, ben
     src = Path(conv.get("source", "")) / "pretrain.json" if conv.get("source") else None
     if src and src.is_file():
         p = json.loads(src.read_text())
-        base_info = {k: p.get(k) for k in ("what", "corpus", "final_valid_loss", "updates", "minutes", "finished_utc")
-                     if k in p}
+        base_info = {k: p.get(k) for k in ("what", "corpus", "train_loss_base2", "valid_loss_base2", "updates",
+                                            "train_minutes", "date_utc", "hardware") if k in p}
         base_info["config"] = {k: p.get("config", {}).get(k) for k in (
             "vocab_size", "spm_model_type", "encoder_layers", "encoder_embed_dim", "encoder_ffn_embed_dim",
-            "encoder_attention_heads", "max_update")}
+            "encoder_attention_heads", "max_update", "task_adaptive_copies", "sinusoidal_positions")}
     import torch
     import transformers
 

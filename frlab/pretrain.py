@@ -81,6 +81,10 @@ class PretrainConfig:
     stop_minutes: float | None = None  # wall-clock budget (fairseq --stop-time-hours)
     weight_decay: float = 0.01
     dropout: float = 0.1
+    mask_prob: float = 0.15  # fraction of the pieces masked (and predicted) per block
+    sample_break_mode: str = "none"  # none: pack pieces into full blocks; complete: whole sentences per block
+    sinusoidal_positions: bool = False  # start the learned position table from sinusoids (masked_lm_sinpos)
+    embedding_std: float | None = None  # store token+position embeddings at this scale (function-preserving)
     seed: int = 1
     threads: int | None = None
     log_interval: int = 10
@@ -99,16 +103,17 @@ CONFIGS = {
         vocab_size=2000, spm_train_lines=20_000,
         encoder_layers=2, encoder_embed_dim=64, encoder_ffn_embed_dim=128, encoder_attention_heads=2,
         tokens_per_sample=128, batch_size=16, lr=1e-3, warmup_updates=30, max_update=300,
-        log_interval=10, save_interval_updates=1000, stop_minutes=4, threads=1,
+        log_interval=10, save_interval_updates=1000, stop_minutes=4, threads=1, embedding_std=0.02,
     ),
     # the CPU reference (results/part2/cpu): ~40 min on 2 cores; sizes chosen by measurement,
     # see book/pretraining.md
     "cpu": PretrainConfig(
-        profile="cpu", corpus_lines=600_000, valid_lines=2000, task_adaptive_copies=4,
+        profile="cpu", corpus_lines=600_000, valid_lines=2000, task_adaptive_copies=30,
         vocab_size=8000, spm_train_lines=300_000,
         encoder_layers=4, encoder_embed_dim=128, encoder_ffn_embed_dim=512, encoder_attention_heads=4,
-        tokens_per_sample=128, batch_size=16, lr=1e-3, warmup_updates=200, max_update=4000,
-        stop_minutes=42, log_interval=25, save_interval_updates=100,
+        tokens_per_sample=128, batch_size=16, lr=2e-3, warmup_updates=200, max_update=13_000,
+        dropout=0.0, mask_prob=0.3, sinusoidal_positions=True,
+        embedding_std=0.02, stop_minutes=58, threads=1, log_interval=50, save_interval_updates=500,
     ),
     # the real size on a GPU (the course's architecture and vocabulary)
     "full": PretrainConfig(
@@ -301,8 +306,9 @@ def masked_lm_command(cfg: PretrainConfig, data_bin: Path, save_dir: Path, tb_di
     """Step 4: the ``fairseq-train --task masked_lm`` command line."""
     cmd = [
         _bin("fairseq-train"), str(data_bin), "--user-dir", str(fairseq_user_dir()),
-        "--task", "masked_lm", "--criterion", "masked_lm", "--arch", "roberta_small", *cfg.arch_overrides(),
-        "--sample-break-mode", "none", "--tokens-per-sample", str(cfg.tokens_per_sample),
+        "--task", "masked_lm_sinpos" if cfg.sinusoidal_positions else "masked_lm", "--criterion", "masked_lm", "--arch", "roberta_small", *cfg.arch_overrides(),
+        "--sample-break-mode", cfg.sample_break_mode, "--tokens-per-sample", str(cfg.tokens_per_sample),
+        "--mask-prob", str(cfg.mask_prob),
         "--max-positions", str(cfg.max_positions),
         "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-6", "--clip-norm", "0.0",
         "--lr-scheduler", "polynomial_decay", "--lr", str(cfg.lr), "--warmup-updates", str(cfg.warmup_updates),
@@ -314,6 +320,8 @@ def masked_lm_command(cfg: PretrainConfig, data_bin: Path, save_dir: Path, tb_di
         "--save-interval-updates", str(cfg.save_interval_updates), "--keep-interval-updates", "1",
         "--no-epoch-checkpoints", "--num-workers", "0", "--skip-invalid-size-inputs-valid-test",
     ]
+    if cfg.sample_break_mode != "none":  # a line longer than a block is cut to it (else it would overflow)
+        cmd += ["--shorten-method", "truncate", "--shorten-data-split-list", "train,valid"]
     if cfg.stop_minutes:
         cmd += ["--stop-time-hours", f"{cfg.stop_minutes / 60:.4f}"]
     import torch
@@ -351,18 +359,62 @@ def parse_train_log(log: Path) -> dict:
             "tokens_per_second": round(sum(wps) / len(wps), 1) if wps else None}
 
 
-def export_checkpoint(ckpt: Path, dst: Path) -> Path:
-    """Write ``model.pt`` without the optimizer state (smaller; what the course zip holds)."""
+EMBEDDINGS = ("encoder.sentence_encoder.embed_tokens.weight", "encoder.sentence_encoder.embed_positions.weight")
+TIED_LM_HEAD = "encoder.lm_head.weight"
+LM_HEAD_NORM = ("encoder.lm_head.layer_norm.weight", "encoder.lm_head.layer_norm.bias")
+
+
+def rescale_embeddings(model_state: dict, target_std: float) -> float:
+    """Bring the token embeddings of a fairseq RoBERTa state dict to standard deviation ``target_std``
+    without changing what the model computes; returns the factor applied.
+
+    Pretraining grows the token embeddings far above their initial scale (0.02): they are tied to the MLM
+    output layer, whose logits need a large scale. Adam moves every weight by about the learning rate per
+    step whatever its size, so at fine-tuning's lr 1e-5 large embeddings barely move *relative to their
+    size*, while a random initialisation (0.02) moves several times more. The encoder starts with
+    ``LayerNorm(token + position)``, which ignores a common factor ``c`` of both tables, so we multiply both
+    by ``c`` and divide the MLM head's LayerNorm (weight and bias) by ``c``, which undoes it in the tied output
+    layer: the encoder outputs and MLM logits stay the same (up to the LayerNorm epsilon, see the tests).
+    """
+    import torch
+
+    missing = [k for k in (*EMBEDDINGS, *LM_HEAD_NORM) if k not in model_state]
+    if missing:
+        raise KeyError(f"not a fairseq RoBERTa state dict with an MLM head: missing {missing}")
+    c = float(target_std / model_state[EMBEDDINGS[0]].float().std())
+    with torch.no_grad():
+        for k in EMBEDDINGS:
+            model_state[k] = model_state[k] * c
+        if TIED_LM_HEAD in model_state:  # the tied copy of the token embeddings
+            model_state[TIED_LM_HEAD] = model_state[EMBEDDINGS[0]].clone()
+        for k in LM_HEAD_NORM:
+            model_state[k] = model_state[k] / c
+    return c
+
+
+def export_checkpoint(ckpt: Path, dst: Path, embedding_std: float | None = None) -> float | None:
+    """Write ``model.pt`` without the optimizer state (smaller; what the course zip holds); with
+    ``embedding_std``, the embeddings are stored at that scale (:func:`rescale_embeddings`, whose factor
+    is returned)."""
     import torch
 
     import frlab.fairseq_plugin  # noqa: F401  allow-list for weights_only loading
 
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
     state["last_optimizer_state"] = None
+    # masked_lm_sinpos differs from masked_lm only in the initial values: record the checkpoint as a plain
+    # masked_lm one, so it loads like the course's model.pt without our plugin's task
+    cfg = state.get("cfg") or {}
+    if isinstance(cfg, dict):
+        if isinstance(cfg.get("task"), dict) and cfg["task"].get("_name") == "masked_lm_sinpos":
+            cfg["task"]["_name"] = "masked_lm"
+        if getattr(cfg.get("model"), "task", None) == "masked_lm_sinpos":
+            cfg["model"].task = "masked_lm"
+    factor = rescale_embeddings(state["model"], embedding_std) if embedding_std else None
     tmp = dst.with_suffix(".tmp")
     torch.save(state, tmp)
     os.replace(tmp, dst)
-    return dst
+    return factor
 
 
 def pretrain(out: Path | str, cfg: PretrainConfig | None = None, *, verbose: bool = True) -> Path:
@@ -407,7 +459,7 @@ def pretrain(out: Path | str, cfg: PretrainConfig | None = None, *, verbose: boo
         raise RuntimeError(f"fairseq-train finished without {ckpt}; see {log}")
     shutil.copy2(spm_model, out / "sentencepiece.bpe.model")
     shutil.copy2(dict_txt, out / "dict.txt")
-    export_checkpoint(ckpt, out / "model.pt")
+    factor = export_checkpoint(ckpt, out / "model.pt", cfg.embedding_std)
     stats = parse_train_log(log)
     info = {
         "what": "fairseq roberta_small pretrained with masked_lm by frlab.pretrain",
@@ -417,6 +469,7 @@ def pretrain(out: Path | str, cfg: PretrainConfig | None = None, *, verbose: boo
                      if cfg.task_adaptive_copies else ""),
         "training_tokens_per_epoch": n_tokens,
         **stats,
+        "embedding_rescale": round(factor, 5) if factor else None,
         "train_minutes": round(train_minutes, 1),
         "total_minutes": round((time.time() - t0) / 60, 1),
         "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
@@ -480,6 +533,8 @@ def base_model_dir(profile: str | None = None) -> Path:
 def _parse_value(v: str):
     if v.lower() == "none":
         return None
+    if v.lower() in ("true", "false"):
+        return v.lower() == "true"
     for conv in (int, float):
         try:
             return conv(v)

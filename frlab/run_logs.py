@@ -182,3 +182,90 @@ def finish_curve_axes(ax, ylabel: str, title: str | None = None, legend_fontsize
 
 def std_ok(x: float) -> bool:
     return x is not None and not math.isnan(x)
+
+
+# --------------------------------------------------------------------------- plausibility (grading)
+#: the course's runs of RoBERTa_small_fr on CLS-Books (full profile): pretrained test accuracy between 75 and
+#: 86 %, and random initialisation at least 8 points behind
+FULL_PROFILE_BANDS = {"pretrained_mean": (75.0, 86.0), "min_gap": 8.0}
+COURSE_UPDATES = 1000  # ceil(1600 / 8) x 5 epochs: the whole CLS-Books train split
+
+
+def _command_value(cmd: list[str], flag: str):
+    return cmd[cmd.index(flag) + 1] if flag in cmd and cmd.index(flag) + 1 < len(cmd) else None
+
+
+def runs_profile(log_root: Path | str) -> str:
+    """The profile a set of runs was made with, read from the runs themselves.
+
+    The number of updates comes from the TensorBoard logs (the last validation step) and the model width
+    from each run's ``run.json`` command (``--encoder-embed-dim``, 512 when absent: ``roberta_small``):
+    ``full`` = the course's width on the whole train split, ``cpu`` = a narrower base model on the whole
+    train split (the CPU reference model), ``smoke`` = fewer updates than the whole split gives.
+    """
+    import json
+
+    profiles_seen = set()
+    for d in run_dirs(log_root):
+        steps = validation_curve(d).index
+        updates = int(max(steps)) if len(steps) else 0
+        dim = 512
+        marker = Path(d) / "run.json"
+        if marker.is_file():
+            try:
+                cmd = json.loads(marker.read_text(encoding="utf-8")).get("command") or []
+                dim = int(_command_value(cmd, "--encoder-embed-dim") or 512)
+            except (ValueError, TypeError, json.JSONDecodeError):
+                pass
+        profiles_seen.add("smoke" if updates < COURSE_UPDATES else ("full" if dim == 512 else "cpu"))
+    if not profiles_seen:
+        raise RunLogError(f"no run folders <init>_seed<k> with logs in {log_root}")
+    if len(profiles_seen) > 1:
+        return "mixed"
+    return profiles_seen.pop()
+
+
+def reference_bands(profile: str) -> dict | None:
+    """The plausibility bands of a profile: the course's for ``full``; for ``cpu``, derived from our stored
+    reference runs (``results/part2/cpu/results.json``): each mean within 3 standard deviations (at least 3
+    points) of the reference mean, and the pretrained runs ahead of the random ones when they are in the
+    reference; ``None`` for ``smoke`` (a few dozen updates on a slice: its numbers are noise)."""
+    import json
+
+    if profile == "full":
+        return dict(FULL_PROFILE_BANDS)
+    if profile != "cpu":
+        return None
+    from frlab.paths import results_dir
+
+    ref = json.loads((results_dir() / "part2" / "cpu" / "results.json").read_text(encoding="utf-8"))
+    bands = {}
+    for init in ("pretrained", "random"):
+        m, s = ref["table"][init]["mean"], ref["table"][init]["std"]
+        half = max(3 * s, 3.0)
+        bands[f"{init}_mean"] = (round(m - half, 2), round(m + half, 2))
+    bands["min_gap"] = 0.0 if ref["gap"] > 0 else None
+    return bands
+
+
+def plausibility_problems(results_table, gap: float, profile: str) -> list[str]:
+    """What is implausible about a results table (index ``pretrained``/``random``, column ``mean``) and gap
+    for runs of ``profile`` (see :func:`reference_bands`); an empty list when nothing is."""
+    if profile == "mixed":
+        return ["the runs were not all made with the same profile (number of updates / model width differ)"]
+    bands = reference_bands(profile)
+    if bands is None:
+        return []
+    problems = []
+    for init in ("pretrained", "random"):
+        band = bands.get(f"{init}_mean")
+        if band is None:
+            continue
+        m = float(results_table.loc[init, "mean"])
+        if not band[0] <= m <= band[1]:
+            problems.append(f"{init} mean test accuracy {m:.1f} % is outside the plausible band "
+                            f"{band[0]:.1f}-{band[1]:.1f} % of the {profile} profile")
+    if bands.get("min_gap") is not None and not float(gap) >= bands["min_gap"]:
+        problems.append(f"gap {float(gap):+.1f} points: with the {profile} profile pretrained runs should lead random "
+                        f"ones by at least {bands['min_gap']:.1f} points (check which checkpoint each run starts from)")
+    return problems

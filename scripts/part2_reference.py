@@ -76,7 +76,7 @@ def store(profile: str, seconds: float | None = None) -> Path:
         "provenance": {
             "profile": profile,
             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-            "hardware": hardware() + " (shared with other jobs)",
+            "hardware": hardware() + " (fine-tuning runs two at a time, one torch thread each)",
             "base_model": (f"frlab.pretrain --profile {profile}: " +
                            (f"roberta_small {pre['config']['encoder_layers']} layers, dim "
                             f"{pre['config']['encoder_embed_dim']}, ffn {pre['config']['encoder_ffn_embed_dim']}, "

@@ -325,6 +325,19 @@ assert abs(gap - run_logs.gap(_ref)) < 1e-6
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# The grader also checks that your numbers are **plausible for the profile your runs were made with** (read from
+# the logs: number of updates and model width). With the course's model (`full`), pretrained runs land between
+# 75 and 86 % and random initialisation is at least 8 points behind; with the CPU reference model (`cpu`), the
+# bands come from our stored reference runs; smoke runs are noise and are not judged. A swapped
+# `--restore-file` (pretrained and random runs exchanged) is the classic way to fail it.
+
+# %% nbgrader={"grade": true, "grade_id": "test_results_plausible", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+_profile = run_logs.runs_profile(LOG_ROOT)
+_problems = run_logs.plausibility_problems(results_table, gap, _profile)
+print(f"runs made with the {_profile} profile:", "plausible" if not _problems else "; ".join(_problems))
+assert not _problems, "\n".join(_problems)
+
+# %% [markdown]
 # ### Question 2.3 — why does the random model lag?
 #
 # Look at your table and at the validation curves. In a few sentences: why does the randomly initialised model

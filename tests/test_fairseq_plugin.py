@@ -80,3 +80,76 @@ def test_plugin_import_is_idempotent():
     import frlab.fairseq_plugin.roberta_small as mod
 
     importlib.reload(mod)  # must not raise "Cannot register duplicate model architecture"
+
+
+def test_sinusoidal_position_init_keeps_the_architecture():
+    import math
+
+    import frlab.fairseq_plugin  # noqa: F401
+    from fairseq.tasks import TASK_REGISTRY
+
+    from frlab.fairseq_models import build_roberta
+    from frlab.fairseq_plugin.masked_lm_sinpos import init_positions_sinusoidal, sinusoidal_table
+
+    assert "masked_lm_sinpos" in TASK_REGISTRY
+    model = build_roberta(encoder_embed_dim=128, encoder_attention_heads=4)
+    names = {k: v.shape for k, v in model.state_dict().items()}
+    emb = model.encoder.sentence_encoder.embed_positions
+    init_positions_sinusoidal(model)
+    assert {k: v.shape for k, v in model.state_dict().items()} == names      # same tensors, same shapes
+    w = emb.weight.detach()
+    assert torch.all(w[emb.padding_idx] == 0)                                 # the padding row stays zero
+    first = emb.padding_idx + 1
+    assert torch.allclose(w[first:], sinusoidal_table(w.shape[0] - first, 128))
+    assert w[first, 0] == 0 and w[first, 1] == pytest.approx(0.02 * math.sqrt(2))   # sin(0), cos(0), scaled
+    # neighbouring positions are similar, far ones less so: what random rows (std 0.02) do not give
+    cos = torch.nn.functional.cosine_similarity
+    assert cos(w[first + 10], w[first + 11], dim=0) > 0.9 > cos(w[first + 10], w[first + 100], dim=0)
+
+
+def test_exported_checkpoint_is_a_plain_masked_lm_one(tmp_path):
+    import frlab.fairseq_plugin  # noqa: F401
+    from frlab.pretrain import export_checkpoint
+
+    ckpt = tmp_path / "checkpoint_last.pt"
+    torch.save({"cfg": {"task": {"_name": "masked_lm_sinpos"}, "model": argparse.Namespace(task="masked_lm_sinpos")},
+                "model": {"w": torch.ones(2)}, "last_optimizer_state": {"big": torch.zeros(3)}}, ckpt)
+    export_checkpoint(ckpt, tmp_path / "model.pt")
+    state = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert state["cfg"]["task"]["_name"] == "masked_lm" and state["cfg"]["model"].task == "masked_lm"
+    assert state["last_optimizer_state"] is None and torch.equal(state["model"]["w"], torch.ones(2))
+
+
+def test_embedding_rescale_preserves_the_model_and_reaches_the_init_scale():
+    """Pretraining grows the tied embeddings; storing them at 0.02 must not change what the model computes."""
+    import frlab.fairseq_plugin  # noqa: F401
+    from frlab.fairseq_models import build_roberta, make_dictionary
+    from frlab.pretrain import rescale_embeddings
+
+    torch.manual_seed(0)
+    d = make_dictionary(300)
+    model = build_roberta(d, encoder_embed_dim=64, encoder_attention_heads=2, encoder_layers=2,
+                          encoder_ffn_embed_dim=128).eval()
+    enc = model.encoder.sentence_encoder
+    with torch.no_grad():  # what pretraining does to them: about 6x the initial scale
+        enc.embed_tokens.weight.mul_(6.0)
+        enc.embed_positions.weight.mul_(6.0)
+    x = torch.randint(4, len(d) - 1, (3, 20))
+    x[:, 0] = d.bos()
+    with torch.no_grad():
+        logits, _ = model(x)
+        feats, _ = model(x, features_only=True)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    c = rescale_embeddings(state, 0.02)
+    assert 0.1 < c < 0.3
+    model.load_state_dict(state)
+    assert enc.embed_tokens.weight.std().item() == pytest.approx(0.02, rel=1e-3)
+    assert model.encoder.lm_head.weight.data_ptr() == enc.embed_tokens.weight.data_ptr()   # still tied
+    with torch.no_grad():
+        logits2, _ = model(x)
+        feats2, _ = model(x, features_only=True)
+    assert (feats2 - feats).abs().max() < 0.05                       # LayerNorm eps: tiny, not zero
+    assert (logits2.log_softmax(-1) - logits.log_softmax(-1)).abs().max() < 0.05
+    assert (logits2.argmax(-1) == logits.argmax(-1)).float().mean() > 0.95
+    with pytest.raises(KeyError, match="missing"):
+        rescale_embeddings({"w": torch.zeros(2)}, 0.02)

@@ -194,3 +194,65 @@ def test_base_model_dir_cpu_missing_names_the_command(tmp_path, monkeypatch):
     monkeypatch.setenv("FRLAB_WORK", str(tmp_path))
     with pytest.raises(pretrain.BaseModelError, match="python -m frlab.pretrain --profile cpu"):
         pretrain.base_model_dir("cpu")
+
+
+def _six_runs(root: Path, pre: list[float], rnd: list[float], last_step: int, dim: int | None):
+    for init, accs in (("pretrained", pre), ("random", rnd)):
+        for seed, acc in enumerate(accs):
+            d = root / f"{init}_seed{seed}"
+            write_run(d, valid={last_step // 2: 55.0, last_step: 70.0}, test={last_step // 2: 50.0, last_step: acc})
+            cmd = ["fairseq-train", "data-bin", "--max-update", str(last_step)]
+            if dim is not None:
+                cmd += ["--encoder-embed-dim", str(dim)]
+            (d / "run.json").write_text(json.dumps({"command": cmd}))
+    summary = run_logs.summarize_runs(root)
+    return run_logs.results_table(summary), run_logs.gap(summary)
+
+
+def test_profile_is_read_from_the_runs(tmp_path):
+    _six_runs(tmp_path / "full", [80, 81, 82], [70, 71, 72], 1000, None)    # roberta_small default width 512
+    _six_runs(tmp_path / "cpu", [66, 67, 68], [62, 62, 63], 1000, 128)
+    _six_runs(tmp_path / "smoke", [50, 55, 60], [50, 52, 51], 24, 64)
+    assert run_logs.runs_profile(tmp_path / "full") == "full"
+    assert run_logs.runs_profile(tmp_path / "cpu") == "cpu"
+    assert run_logs.runs_profile(tmp_path / "smoke") == "smoke"
+    # one run made with another profile
+    import shutil
+
+    shutil.rmtree(tmp_path / "cpu" / "random_seed2")
+    write_run(tmp_path / "cpu" / "random_seed2", valid={12: 50.0, 24: 51.0}, test={12: 50.0, 24: 50.0})
+    assert run_logs.runs_profile(tmp_path / "cpu") == "mixed"
+    with pytest.raises(run_logs.RunLogError):
+        run_logs.runs_profile(tmp_path / "nothing")
+
+
+def test_plausibility_full_profile_bands(tmp_path):
+    table, gap = _six_runs(tmp_path / "ok", [80, 81, 82], [70, 71, 72], 1000, 512)
+    assert run_logs.plausibility_problems(table, gap, "full") == []
+    # pretrained and random runs swapped (a swapped --restore-file): outside the band, negative gap
+    table, gap = _six_runs(tmp_path / "swapped", [70, 71, 72], [80, 81, 82], 1000, 512)
+    problems = run_logs.plausibility_problems(table, gap, "full")
+    assert len(problems) == 2 and "outside the plausible band 75.0-86.0" in problems[0] and "gap -10.0" in problems[1]
+    # too small a gap alone
+    table, gap = _six_runs(tmp_path / "close", [80, 80, 80], [75, 75, 75], 1000, 512)
+    assert run_logs.plausibility_problems(table, gap, "full") == [
+        "gap +5.0 points: with the full profile pretrained runs should lead random ones by at least 8.0 points "
+        "(check which checkpoint each run starts from)"]
+    assert run_logs.plausibility_problems(table, gap, "smoke") == []
+    assert "same profile" in run_logs.plausibility_problems(table, gap, "mixed")[0]
+
+
+def test_cpu_bands_come_from_the_stored_reference():
+    from frlab.paths import results_dir
+
+    ref = json.loads((results_dir() / "part2" / "cpu" / "results.json").read_text())
+    bands = run_logs.reference_bands("cpu")
+    for init in ("pretrained", "random"):
+        lo, hi = bands[f"{init}_mean"]
+        assert lo < ref["table"][init]["mean"] < hi and hi - lo >= 6.0 - 1e-6
+    assert bands["min_gap"] == (0.0 if ref["gap"] > 0 else None)
+    import pandas as pd
+
+    table = pd.DataFrame({"mean": [ref["table"]["pretrained"]["mean"], ref["table"]["random"]["mean"]]},
+                         index=["pretrained", "random"])
+    assert run_logs.plausibility_problems(table, ref["gap"], "cpu") == []

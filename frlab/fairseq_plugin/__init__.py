@@ -6,6 +6,8 @@ Pass ``--user-dir $(python -c 'import frlab.paths as p; print(p.fairseq_user_dir
 * the ``roberta_small`` architecture of RoBERTa_small_fr: 4 layers, model
   dimension 512, feed-forward 512, 8 heads (learned positions, post-LayerNorm
   like ``roberta_base``);
+* ``--task masked_lm_sinpos``: ``masked_lm`` with the learned position table
+  started from sinusoids (see :mod:`.masked_lm_sinpos`);
 * checkpoint loading under torch >= 2.6 (see :mod:`frlab.fairseq_compat`).
 
 No fork of fairseq is needed: fairseq imports this package before it parses the
@@ -17,4 +19,5 @@ from frlab.fairseq_compat import allow_fairseq_checkpoints, tame_fairseq_logging
 allow_fairseq_checkpoints()
 tame_fairseq_logging()
 
+from . import masked_lm_sinpos  # noqa: E402,F401  (registers --task masked_lm_sinpos)
 from . import roberta_small  # noqa: E402,F401  (registers the architecture)
