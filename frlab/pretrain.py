@@ -105,7 +105,7 @@ CONFIGS = {
         tokens_per_sample=128, batch_size=16, lr=1e-3, warmup_updates=30, max_update=300,
         log_interval=10, save_interval_updates=1000, stop_minutes=4, threads=1, embedding_std=0.02,
     ),
-    # the CPU reference (results/part2/cpu): ~40 min on 2 cores; sizes chosen by measurement,
+    # the CPU reference (results/part2/cpu): ~47 min on one core; chosen by measurement,
     # see book/pretraining.md
     "cpu": PretrainConfig(
         profile="cpu", corpus_lines=600_000, valid_lines=2000, task_adaptive_copies=30,
@@ -498,7 +498,7 @@ def base_model_dir(profile: str | None = None) -> Path:
       if it cannot be had, a model built by ``python -m frlab.pretrain --profile full`` in
       ``<work>/full/base-model``; else :class:`BaseModelError` explaining both ways.
     * ``cpu``: ``<work>/cpu/base-model`` built by ``python -m frlab.pretrain --profile cpu``
-      (~40 min on 2 cores); :class:`BaseModelError` with that command if it is missing.
+      (~47 min on one core); :class:`BaseModelError` with that command if it is missing.
     * ``smoke``: ``<work>/smoke/base-model``, trained on the spot when missing (a couple of minutes).
     """
     name = profiles.current(profile).name
@@ -522,7 +522,7 @@ def base_model_dir(profile: str | None = None) -> Path:
         return local
     if name == "cpu":
         raise BaseModelError(
-            f"No CPU reference base model in {local}. Build it (about 40 min on 2 cores) with:\n"
+            f"No CPU reference base model in {local}. Build it (about 47 min on one CPU core) with:\n"
             f"    python -m frlab.pretrain --profile cpu --out {local}\n"
             f"See the book chapter 'Where the base model comes from'."
         )
