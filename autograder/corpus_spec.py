@@ -281,7 +281,7 @@ def _lazy(assignment: str, edits: dict[str, tuple[str, str]] | None = None, extr
 
 # ------------------------------------------------------------------------------------------- Part 3
 P3 = "part3_hf_finetuning"
-P3_TESTS = ["test_layer_mapping", "test_mean_std", "test_training_args"]
+P3_TESTS = ["test_hf_plausible", "test_layer_mapping", "test_mean_std", "test_training_args"]
 P3_RUNS = {"part3_runs.json": f"reference/{P3}/part3_runs.json"}
 P3_WRITTEN = {"why_different": "Truncation, the schedule and weight decay groups differ between the two pipelines."}
 
@@ -299,11 +299,16 @@ SUBMISSIONS.update({
                                expect={"passed": ["test_layer_mapping", "test_training_args"]}),
     "p3-mean-contradicts-runs": p3(
         {"mean_std": ("hf_mean = float(", "hf_mean = 85.0 + 0 * float(")},
-        expect={"passed": ["test_layer_mapping", "test_training_args"]}),
+        expect={"passed": ["test_hf_plausible", "test_layer_mapping", "test_training_args"]}),   # smoke: not judged
     "p3-type-numpy-float": p3(
         {"mean_std": ("hf_mean = float(", "import numpy as np\nhf_mean = np.float64(")},
-        expect={"passed": ["test_layer_mapping", "test_training_args"]}),
+        expect={"passed": ["test_hf_plausible", "test_layer_mapping", "test_training_args"]}),
     "p3-untouched": {"assignment": P3, "cells": {}, "copy": dict(P3_RUNS), "expect": {"passed": []}},
+    # the cpu reference records (plausible), and the same records with the course's accuracies typed in
+    "p3-cpu-correct": p3(copy={"part3_runs.json": f"reference/{P3}-cpu/part3_runs.json"}, expect={"passed": P3_TESTS}),
+    "p3-cpu-numbers-from-the-course": p3(
+        copy={"part3_runs.json": f"reference/{P3}-cpu/part3_runs_typed_from_the_course.json"},
+        expect={"passed": ["test_layer_mapping", "test_mean_std", "test_training_args"]}),
 })
 
 # ------------------------------------------------------------------------------------------- Part 4

@@ -213,8 +213,13 @@ def run_is_finished(run_dir: Path | str, args=None, model_dir: Path | str | None
 
 
 def load_run(run_dir: Path | str) -> dict:
-    """The ``run.json`` record of a finished run."""
-    return json.loads((Path(run_dir) / MARKER).read_text(encoding="utf-8"))
+    """The ``run.json`` record of a finished run (``hidden_size`` filled from the model's config.json for records
+    written before it was recorded)."""
+    info = json.loads((Path(run_dir) / MARKER).read_text(encoding="utf-8"))
+    cfg = Path(info.get("model_dir", "")) / "config.json"
+    if "hidden_size" not in info and info.get("model_dir") and cfg.is_file():
+        info["hidden_size"] = int(json.loads(cfg.read_text(encoding="utf-8"))["hidden_size"])
+    return info
 
 
 def validation_curve(run_dir: Path | str, metric: str = METRIC):
@@ -277,7 +282,8 @@ def record_run(trainer, run_dir: Path | str, test_metrics: dict, *, model_dir: P
         "signature": _signature(trainer.args), "best_step": best["step"],
         "valid_accuracy": best[f"valid_{METRIC}"],
         "test_accuracy": float(test_metrics.get(f"test_{METRIC}", test_metrics.get(f"eval_{METRIC}"))),
-        "updates": int(steps), "minutes": round(seconds / 60, 2),
+        "updates": int(steps), "hidden_size": int(trainer.model.config.hidden_size),
+        "minutes": round(seconds / 60, 2),
         "train_seconds_per_step": round(_train_runtime(state) / max(steps, 1), 4),
         "finished_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
     }
@@ -398,6 +404,53 @@ def plot_comparison(hf_root: Path | str, fairseq_root: Path | str | None = None,
     return finish_curve_axes(ax, "valid accuracy (%)", title, legend_fontsize=7)
 
 
+# --------------------------------------------------------------------------- plausibility (grading)
+def runs_profile(runs: list[dict]) -> str:
+    """The profile a list of run records was made with: ``smoke`` when a run has fewer updates than the whole
+    train split gives (1,000), else ``full`` for the course's width (hidden size 512) and ``cpu`` for a narrower
+    base model; ``unknown`` when a record has no ``hidden_size`` (written by older versions), ``mixed`` when
+    the runs disagree."""
+    from frlab.run_logs import COURSE_UPDATES
+
+    seen = set()
+    for r in runs:
+        if int(r.get("updates", 0)) < COURSE_UPDATES:
+            seen.add("smoke")
+        elif r.get("hidden_size") is None:
+            seen.add("unknown")
+        else:
+            seen.add("full" if int(r["hidden_size"]) == 512 else "cpu")
+    if not seen:
+        return "unknown"
+    return seen.pop() if len(seen) == 1 else "mixed"
+
+
+def reference_band(profile: str) -> tuple[float, float] | None:
+    """Plausible mean test accuracy (%) of Part 3 runs: the course's 75-86 % band for ``full``; for ``cpu``,
+    our stored reference runs' mean within 3 standard deviations (at least 3 points); ``None`` otherwise."""
+    from frlab.run_logs import FULL_PROFILE_BANDS
+
+    if profile == "full":
+        return FULL_PROFILE_BANDS["pretrained_mean"]
+    if profile != "cpu":
+        return None
+    rows = json.loads((results_dir() / "part3" / "cpu" / "hf_runs.json").read_text(encoding="utf-8"))
+    m, s = mean_std([r["test_accuracy"] for r in rows])
+    half = max(3 * s, 3.0)
+    return (round(m - half, 2), round(m + half, 2))
+
+
+def plausibility_problems(hf_mean: float, profile: str) -> list[str]:
+    """What is implausible about a mean test accuracy for runs of ``profile`` (empty list: nothing)."""
+    if profile == "mixed":
+        return ["the runs were not all made with the same profile (number of updates / model width differ)"]
+    band = reference_band(profile)
+    if band is None or band[0] <= float(hf_mean) <= band[1]:
+        return []
+    return [f"mean test accuracy {float(hf_mean):.1f} % is outside the plausible band {band[0]:.1f}-{band[1]:.1f} % "
+            f"of the {profile} profile"]
+
+
 # --------------------------------------------------------------------------- scripted runs
 def train_run(seed: int, profile: str | None = None, *, verbose: bool = True) -> dict:
     """One run of the chapter's training cell, for scripts (the reference results, one process per seed).
@@ -470,7 +523,7 @@ def store_reference(profile: str = "cpu", out_dir: Path | str | None = None, ben
     runs = [load_run(d) for d in sorted(runs_dir.glob("*_seed*")) if (d / MARKER).is_file()]
     if not runs:
         raise FileNotFoundError(f"no finished Part 3 run in {runs_dir}")
-    keys = ("run", "seed", "best_step", "valid_accuracy", "test_accuracy", "updates", "minutes",
+    keys = ("run", "seed", "best_step", "valid_accuracy", "test_accuracy", "updates", "hidden_size", "minutes",
             "train_seconds_per_step")
     table = [{k: r.get(k) for k in keys} for r in runs]
     (out / "hf_runs.json").write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")

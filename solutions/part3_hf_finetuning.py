@@ -308,6 +308,17 @@ assert abs(hf_mean - _m) < 1e-6 and abs(hf_std - _s) < 1e-6
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# As in Part 2, the grader checks that your mean is **plausible for the profile of your runs** (read from the
+# records: number of updates and model width): 75–86 % with the course's model (`full`), the band of our stored
+# reference runs with the CPU model (`cpu`); smoke runs are not judged.
+
+# %% nbgrader={"grade": true, "grade_id": "test_hf_plausible", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+_profile = hf_finetune.runs_profile(runs)
+_problems = hf_finetune.plausibility_problems(hf_mean, _profile)
+print(f"runs made with the {_profile} profile:", "plausible" if not _problems else "; ".join(_problems))
+assert not _problems, "\n".join(_problems)
+
+# %% [markdown]
 # ## 4. Hugging Face next to fairseq
 #
 # The table puts these runs beside Part 2's fairseq runs **on the same base model** (read from your Part 2 work

@@ -126,3 +126,26 @@ def test_bench_prints_ratio(shared_data, tmp_path):
     data = json.loads(out.read_text())
     assert data["fairseq_seconds_per_update"] > 0 and data["hf_seconds_per_step"] > 0
     assert data["tokens_per_review"] == hf_finetune.hyperparameters("smoke")["max_length"] and data["batch_size"] == 8
+
+
+def test_plausibility_of_the_hf_mean_per_profile():
+    rec = lambda updates, hidden=None: {"updates": updates, **({"hidden_size": hidden} if hidden else {})}  # noqa: E731
+    assert hf_finetune.runs_profile([rec(24, 64)] * 3) == "smoke"
+    assert hf_finetune.runs_profile([rec(1000, 512)] * 3) == "full"
+    assert hf_finetune.runs_profile([rec(1000, 128)] * 3) == "cpu"
+    assert hf_finetune.runs_profile([rec(1000)] * 3) == "unknown"
+    assert hf_finetune.runs_profile([rec(1000, 128), rec(24, 64)]) == "mixed"
+    assert hf_finetune.plausibility_problems(80.0, "full") == []
+    assert "outside the plausible band 75.0-86.0 %" in hf_finetune.plausibility_problems(60.0, "full")[0]
+    assert hf_finetune.plausibility_problems(12.0, "smoke") == [] == hf_finetune.plausibility_problems(12.0, "unknown")
+    assert "same profile" in hf_finetune.plausibility_problems(80.0, "mixed")[0]
+    # cpu: the band is built around our stored reference runs
+    import json
+
+    from frlab.paths import results_dir
+
+    rows = json.loads((results_dir() / "part3" / "cpu" / "hf_runs.json").read_text())
+    m, _ = hf_finetune.mean_std([r["test_accuracy"] for r in rows])
+    lo, hi = hf_finetune.reference_band("cpu")
+    assert lo < m < hi and hi - lo >= 6.0 - 1e-6
+    assert hf_finetune.plausibility_problems(m, "cpu") == [] and hf_finetune.plausibility_problems(hi + 1, "cpu")
