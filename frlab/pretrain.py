@@ -85,6 +85,7 @@ class PretrainConfig:
     sample_break_mode: str = "none"  # none: pack pieces into full blocks; complete: whole sentences per block
     sinusoidal_positions: bool = False  # start the learned position table from sinusoids (masked_lm_sinpos)
     embedding_std: float | None = None  # store token+position embeddings at this scale (function-preserving)
+    bos_bow_weight: float = 0.0  # > 0: --criterion masked_lm_bos_bow, <s> predicts its block's bag of pieces
     seed: int = 1
     threads: int | None = None
     log_interval: int = 10
@@ -302,11 +303,19 @@ def binarise(dict_txt: Path, train_spm: Path, valid_spm: Path, dest: Path, log: 
     return dest
 
 
+def criterion_args(cfg: PretrainConfig) -> list[str]:
+    """``masked_lm``, or ``masked_lm_bos_bow`` (MLM + bag of words at ``<s>``) when ``bos_bow_weight > 0``."""
+    if cfg.bos_bow_weight > 0:
+        return ["--criterion", "masked_lm_bos_bow", "--bos-bow-weight", str(cfg.bos_bow_weight)]
+    return ["--criterion", "masked_lm"]
+
+
 def masked_lm_command(cfg: PretrainConfig, data_bin: Path, save_dir: Path, tb_dir: Path) -> list[str]:
     """Step 4: the ``fairseq-train --task masked_lm`` command line."""
     cmd = [
         _bin("fairseq-train"), str(data_bin), "--user-dir", str(fairseq_user_dir()),
-        "--task", "masked_lm_sinpos" if cfg.sinusoidal_positions else "masked_lm", "--criterion", "masked_lm", "--arch", "roberta_small", *cfg.arch_overrides(),
+        "--task", "masked_lm_sinpos" if cfg.sinusoidal_positions else "masked_lm", *criterion_args(cfg),
+        "--arch", "roberta_small", *cfg.arch_overrides(),
         "--sample-break-mode", cfg.sample_break_mode, "--tokens-per-sample", str(cfg.tokens_per_sample),
         "--mask-prob", str(cfg.mask_prob),
         "--max-positions", str(cfg.max_positions),
@@ -335,10 +344,14 @@ def masked_lm_command(cfg: PretrainConfig, data_bin: Path, save_dir: Path, tb_di
 
 def parse_train_log(log: Path) -> dict:
     """Last training loss (base 2), mean tokens/s and updates from a fairseq simple-format log."""
-    loss, wps, updates, valid_loss = None, [], 0, None
+    loss, wps, updates, valid_loss, bow, valid_bow = None, [], 0, None, None, None
     for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
         if "| train_inner |" in line:
-            m = re.search(r"\bloss=([\d.]+)", line)
+            # with masked_lm_bos_bow, loss = MLM + weighted bag of words: report the MLM part apart
+            m = re.search(r"\bmlm_loss=([\d.]+)", line) or re.search(r"\bloss=([\d.]+)", line)
+            b = re.search(r"\bbow_loss=([\d.]+)", line)
+            if b:
+                bow = float(b.group(1))
             w = re.search(r"\bwps=([\d.]+)", line)
             u = re.search(r"num_updates=(\d+)", line)
             if m:
@@ -348,15 +361,21 @@ def parse_train_log(log: Path) -> dict:
             if u:
                 updates = int(u.group(1))
         elif "| valid |" in line:
-            m = re.search(r"\| loss ([\d.]+)", line)
+            m = re.search(r"\| mlm_loss ([\d.]+)", line) or re.search(r"\| loss ([\d.]+)", line)
+            b = re.search(r"\| bow_loss ([\d.]+)", line)
+            if b:
+                valid_bow = float(b.group(1))
             u = re.search(r"num_updates (\d+)", line)
             if m:
                 valid_loss = float(m.group(1))
             if u:
                 updates = max(updates, int(u.group(1)))
     wps = wps[1:] or wps  # the first interval includes start-up
-    return {"train_loss_base2": loss, "valid_loss_base2": valid_loss, "updates": updates,
-            "tokens_per_second": round(sum(wps) / len(wps), 1) if wps else None}
+    out = {"train_loss_base2": loss, "valid_loss_base2": valid_loss, "updates": updates,
+           "tokens_per_second": round(sum(wps) / len(wps), 1) if wps else None}
+    if bow is not None or valid_bow is not None:
+        out.update(train_bow_loss_base2=bow, valid_bow_loss_base2=valid_bow)
+    return out
 
 
 EMBEDDINGS = ("encoder.sentence_encoder.embed_tokens.weight", "encoder.sentence_encoder.embed_positions.weight")
@@ -403,13 +422,18 @@ def export_checkpoint(ckpt: Path, dst: Path, embedding_std: float | None = None)
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
     state["last_optimizer_state"] = None
     # masked_lm_sinpos differs from masked_lm only in the initial values: record the checkpoint as a plain
-    # masked_lm one, so it loads like the course's model.pt without our plugin's task
+    # masked_lm one, so it loads like the course's model.pt without our plugin's task (or criterion)
     cfg = state.get("cfg") or {}
     if isinstance(cfg, dict):
         if isinstance(cfg.get("task"), dict) and cfg["task"].get("_name") == "masked_lm_sinpos":
             cfg["task"]["_name"] = "masked_lm"
         if getattr(cfg.get("model"), "task", None) == "masked_lm_sinpos":
             cfg["model"].task = "masked_lm"
+        # the training loss is not part of the model: record plain masked_lm (loads without the plugin)
+        if isinstance(cfg.get("criterion"), dict) and cfg["criterion"].get("_name") == "masked_lm_bos_bow":
+            cfg["criterion"] = {"_name": "masked_lm", "tpu": bool(cfg["criterion"].get("tpu", False))}
+        if getattr(cfg.get("model"), "criterion", None) == "masked_lm_bos_bow":
+            cfg["model"].criterion = "masked_lm"
     factor = rescale_embeddings(state["model"], embedding_std) if embedding_std else None
     tmp = dst.with_suffix(".tmp")
     torch.save(state, tmp)

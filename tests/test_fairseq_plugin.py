@@ -153,3 +153,92 @@ def test_embedding_rescale_preserves_the_model_and_reaches_the_init_scale():
     assert (logits2.argmax(-1) == logits.argmax(-1)).float().mean() > 0.95
     with pytest.raises(KeyError, match="missing"):
         rescale_embeddings({"w": torch.zeros(2)}, 0.02)
+
+
+def _criterion_and_sample(weight: float):
+    from types import SimpleNamespace
+
+    import frlab.fairseq_plugin  # noqa: F401
+    from fairseq.criterions import CRITERION_REGISTRY
+    from frlab.fairseq_models import build_roberta, make_dictionary
+    from frlab.fairseq_plugin.masked_lm_bos_bow import MaskedLmBosBowConfig
+
+    d = make_dictionary(60)
+    torch.manual_seed(0)
+    model = build_roberta(d, encoder_embed_dim=32, encoder_attention_heads=2, encoder_ffn_embed_dim=64,
+                          encoder_layers=2, dropout=0.0, attention_dropout=0.0)
+    model.eval()
+    task = SimpleNamespace(source_dictionary=d, target_dictionary=d, mask_idx=d.index("<mask>"))
+    crit = CRITERION_REGISTRY["masked_lm_bos_bow"](MaskedLmBosBowConfig(bos_bow_weight=weight), task)
+    original = torch.tensor([[d.bos(), 10, 11, 11, 12, d.eos()], [d.bos(), 20, 20, 20, d.eos(), d.pad()]])
+    src, target = original.clone(), torch.full_like(original, d.pad())
+    for row, col in ((0, 2), (1, 1)):  # one masked piece per block
+        src[row, col], target[row, col] = d.index("<mask>"), original[row, col]
+    sample = {"net_input": {"src_tokens": src}, "target": target, "ntokens": 2, "nsentences": 2}
+    return d, model, crit, sample
+
+
+def test_bos_bow_criterion_adds_the_bag_of_words_of_each_block_at_bos():
+    import torch.nn.functional as F
+
+    from frlab.fairseq_plugin.masked_lm_bos_bow import bag_of_pieces
+
+    d, model, crit, sample = _criterion_and_sample(weight=3.0)
+    ignore = [d.pad(), d.bos(), d.eos(), d.unk(), d.index("<mask>")]
+    bag = bag_of_pieces(torch.tensor([[d.bos(), 10, 11, 11, 12, d.eos()]]), len(d), ignore)
+    assert bag[0, 11] == pytest.approx(0.5) and bag[0, 10] == pytest.approx(0.25) and bag[0, d.eos()] == 0
+
+    loss, sample_size, log = crit(model, sample)
+    assert sample_size == 2
+    # recompute both parts by hand from the model's own outputs
+    features = model(sample["net_input"]["src_tokens"], features_only=True)[0]
+    masked = sample["target"].ne(d.pad())
+    mlm = F.cross_entropy(model.encoder.lm_head(features, masked), sample["target"][masked], reduction="sum")
+    logp = F.log_softmax(model.encoder.lm_head(features[:, 0, :]), dim=-1)
+    bow = -(logp[0, 10] * 0.25 + logp[0, 11] * 0.5 + logp[0, 12] * 0.25) - logp[1, 20]  # pieces under the mask count
+    assert log["mlm_loss"].item() == pytest.approx(mlm.item(), rel=1e-5)
+    assert log["bow_loss"].item() == pytest.approx(bow.item(), rel=1e-5)
+    assert loss.item() == pytest.approx(mlm.item() + 3.0 * bow.item(), rel=1e-5)
+
+    # the point of it: plain MLM sends no gradient into the <s> output, this criterion does
+    captured = {}
+
+    def keep(module, inputs, output):
+        output[0].retain_grad()
+        captured["x"] = output[0]
+
+    hook = model.encoder.register_forward_hook(keep)
+    for weight, expect_grad in ((0.0, False), (3.0, True)):
+        crit.bos_bow_weight = weight
+        model.zero_grad()
+        crit(model, sample)[0].backward()
+        assert bool(captured["x"].grad[:, 0].abs().sum() > 0) == expect_grad
+        assert captured["x"].grad[:, 1:].abs().sum() > 0  # the masked pieces always get one
+    hook.remove()
+
+
+def test_pretraining_command_uses_the_bos_bow_criterion_only_when_asked(tmp_path):
+    from dataclasses import replace
+
+    from frlab.pretrain import CONFIGS, masked_lm_command
+
+    plain = masked_lm_command(replace(CONFIGS["smoke"], bos_bow_weight=0.0), tmp_path, tmp_path, tmp_path)
+    bow = masked_lm_command(replace(CONFIGS["smoke"], bos_bow_weight=8.0), tmp_path, tmp_path, tmp_path)
+    assert plain[plain.index("--criterion") + 1] == "masked_lm" and "--bos-bow-weight" not in plain
+    assert bow[bow.index("--criterion") + 1] == "masked_lm_bos_bow"
+    assert bow[bow.index("--bos-bow-weight") + 1] == "8.0"
+
+
+def test_exported_checkpoint_forgets_the_bos_bow_criterion(tmp_path):
+    import frlab.fairseq_plugin  # noqa: F401
+    from frlab.pretrain import export_checkpoint
+
+    ckpt = tmp_path / "checkpoint_last.pt"
+    torch.save({"cfg": {"task": {"_name": "masked_lm"}, "criterion": {"_name": "masked_lm_bos_bow", "tpu": False,
+                                                                     "bos_bow_weight": 8.0},
+                        "model": argparse.Namespace(task="masked_lm", criterion="masked_lm_bos_bow")},
+                "model": {"w": torch.ones(2)}, "last_optimizer_state": None}, ckpt)
+    export_checkpoint(ckpt, tmp_path / "model.pt")
+    state = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert state["cfg"]["criterion"] == {"_name": "masked_lm", "tpu": False}
+    assert state["cfg"]["model"].criterion == "masked_lm"
