@@ -5,8 +5,8 @@ notebook needs: run logs, result JSON), graded against the course dir (default `
 built by ``python -m autograder.generate``).
 
 One worker per student (``--jobs`` at a time). Each worker gets a private copy of the course
-(config, source notebooks, a snapshot of ``gradebook.db``) and runs ``nbgrader autograde`` +
-``nbgrader generate_feedback`` there, so workers never write to the same SQLite file. The main
+(config, source notebooks, a snapshot of ``gradebook.db``) and runs nbgrader's autograde + generate-feedback
+there, in one process (:mod:`autograder.grade_one`), so workers never write to the same SQLite file. The main
 process then merges each result into the course gradebook, one at a time (scores, ``flagged`` for
 tampering), and copies ``autograded/`` and ``feedback/`` back.
 
@@ -33,6 +33,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -46,7 +47,11 @@ from pathlib import Path
 import nbformat
 
 from autograder import COURSE_DIR, COURSE_ID
-from autograder.course import CELL_TIMEOUT, NOTEBOOK_TIMEOUT, nbgrader, nbgrader_env, write_config
+from autograder.course import CELL_TIMEOUT, NOTEBOOK_TIMEOUT, nbgrader_env, write_config
+from autograder.grade_one import TOOK
+
+FEEDBACK_TIMEOUT = 120  # seconds for the feedback page, on top of the assignment's grading limit
+TOOK_PATTERN = re.escape(TOOK).replace(re.escape("{:.1f}"), r"([\d.]+)")
 
 CSV_FIELDS = ["student", "assignment", "notebook", "status", "auto_score", "auto_max", "manual_max",
               "needs_manual_grade", "tampered", "tamper_details", "reason", "failed_tests", "passed_tests",
@@ -216,6 +221,29 @@ def _zero(res: NotebookResult, release_nb, status: str, reason: str) -> Notebook
     return res
 
 
+def run_grade_one(workdir: Path, assignment: str, student: str, env: dict, limit: float) -> tuple[str, bool]:
+    """Autograde + feedback page in one process (:mod:`autograder.grade_one`: one start-up, not two);
+    returns (log, timed_out). Autograding has ``limit`` seconds, then the process group is killed; once the
+    runner has reported that autograding finished, the feedback page gets ``FEEDBACK_TIMEOUT`` more."""
+    cmd = [sys.executable, "-m", "autograder.grade_one", assignment, student]
+    proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=limit)
+        return out.decode(errors="replace"), False
+    except subprocess.TimeoutExpired as exc:
+        graded_in_time = re.search(TOOK_PATTERN, (exc.output or b"").decode(errors="replace"))
+    if graded_in_time:
+        try:
+            out, _ = proc.communicate(timeout=FEEDBACK_TIMEOUT)   # returns everything read since the start
+            return out.decode(errors="replace"), False
+        except subprocess.TimeoutExpired:
+            pass
+    os.killpg(proc.pid, signal.SIGKILL)
+    out, _ = proc.communicate()
+    return out.decode(errors="replace"), not graded_in_time
+
+
 def grade_student(course: Path, submitted: Path, student: str, assignment: str, workdir: Path,
                   cell_timeout: int = CELL_TIMEOUT, notebook_timeout: int = NOTEBOOK_TIMEOUT,
                   db_snapshot: Path | None = None, sandbox: str = "") -> tuple[list[NotebookResult], Path]:
@@ -257,13 +285,8 @@ def grade_student(course: Path, submitted: Path, student: str, assignment: str, 
         env["FRLAB_SANDBOX_HIDE"] = os.pathsep.join([str(course), str(workdir / "source"),
                                                      str(workdir / "gradebook.db"), env.get("FRLAB_SANDBOX_HIDE", "")])
         limit = notebook_timeout * len(to_grade)
-        try:
-            cp = nbgrader(workdir, "autograde", assignment, "--student", student, "--force",
-                          "--log-level=INFO", timeout=limit, env=env, check=False)
-            log = cp.stdout
-            ok = cp.returncode == 0
-        except subprocess.TimeoutExpired as exc:
-            log, ok = (exc.output or ""), False
+        log, timed_out = run_grade_one(workdir, assignment, student, env, limit)
+        if timed_out:
             for name in to_grade:
                 _zero(results[name], releases[name], "timeout",
                       f"assignment time limit exceeded ({limit} s): grading stopped")
@@ -288,10 +311,6 @@ def grade_student(course: Path, submitted: Path, student: str, assignment: str, 
             except Exception as exc:
                 tail = "\n".join(l for l in (log or "").splitlines() if "ERROR" in l)[-500:]
                 _zero(res, releases[name], "error", f"autograde failed: {type(exc).__name__}: {exc} {tail}".strip())
-        if any(results[n].status == "graded" for n in to_grade):
-            fb = nbgrader(workdir, "generate_feedback", assignment, "--student", student, "--force",
-                          "--log-level=WARN", timeout=300, env=env, check=False)
-            (workdir / "feedback.log").write_text(fb.stdout or "")
     dt = time.time() - t0
     for r in results.values():
         r.seconds = dt
@@ -311,6 +330,8 @@ def merge_into_gradebook(course: Path, results: list[NotebookResult], workdir: P
         course = Path(course)
         for sub in ("autograded", "feedback"):
             for res in results:
+                if sub == "feedback" and res.status != "graded":   # no page for a result we zeroed
+                    continue
                 src = workdir / sub / res.student / res.assignment
                 dst = course / sub / res.student / res.assignment
                 if src.exists():

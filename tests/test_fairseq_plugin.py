@@ -20,6 +20,16 @@ def test_cli_parser_knows_roberta_small(tmp_path):
     assert (args.encoder_layers, args.encoder_embed_dim, args.encoder_ffn_embed_dim) == (4, 512, 512)
 
 
+def test_cli_parser_knows_the_bos_bow_criterion(tmp_path):
+    from fairseq import options
+
+    parser = options.get_training_parser()
+    args = options.parse_args_and_arch(parser, [str(tmp_path), "--task", "masked_lm", "--arch", "roberta_small",
+                                                "--criterion", "masked_lm_bos_bow", "--bos-bow-weight", "3",
+                                                "--user-dir", str(fairseq_user_dir())])
+    assert args.criterion == "masked_lm_bos_bow" and args.bos_bow_weight == 3.0
+
+
 def _fairseq_train(*argv):
     from pathlib import Path
 

@@ -19,8 +19,8 @@ pieces with ``--mask-prob 0.3`` has about 38); the logged ``loss`` is the sum an
 ``bow_loss`` are logged apart, so the MLM loss stays comparable with plain ``masked_lm`` runs.
 """
 
-from __future__ import annotations
-
+# no ``from __future__ import annotations``: fairseq builds its command-line options from the real
+# (not stringified) types of the config dataclass
 import math
 from dataclasses import dataclass, field
 

@@ -1,0 +1,60 @@
+"""Autograde one student's assignment and write their feedback page in **one** nbgrader process.
+
+    python -m autograder.grade_one ASSIGNMENT STUDENT        (in the course directory)
+
+``nbgrader autograde`` then ``nbgrader generate_feedback`` from the command line start Python, nbgrader
+and its exporters twice per student (about 3 s each on the lab's CPU); ``autograder.grade_class`` grades
+every student in a private course copy, so those start-ups were paid once per student instead of once per
+class and made the parallel grader slower than plain sequential nbgrader on 2 cores.  This runner does the
+same two steps through nbgrader's own Python API (``NbGraderAPI.autograde`` / ``generate_feedback``, the
+calls behind the formgrader), with the course's ``nbgrader_config.py``: same preprocessors, same sandboxed
+kernel, same gradebook.  The captured nbgrader log is printed (the caller parses it), then how long
+autograding took (the caller holds it to the assignment's time limit); the exit status is 0 when both steps
+succeeded, 1 when autograding failed, 2 when only the feedback failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+#: the line that tells the caller how long autograding took (the assignment's time limit applies to it)
+TOOK = "[frlab-grade-one] autograde took {:.1f} s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return 64
+    assignment, student = argv
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=os.getcwd()).load_config()
+    log = logging.getLogger("frlab.grade_one")
+    log.setLevel(logging.INFO)          # what `nbgrader autograde --log-level=INFO` shows
+    log.propagate = False               # captured by nbgrader's capture_log, printed once below
+    log.addHandler(logging.NullHandler())
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config, log=log)
+
+    t0 = time.time()
+    graded = api.autograde(assignment, student, force=True, create=True)
+    print(graded.get("log", ""), flush=True)
+    print(TOOK.format(time.time() - t0), flush=True)
+    if not graded["success"]:
+        print(f"[ERROR] autograde failed:\n{graded.get('error', '')}", flush=True)
+        return 1
+    feedback = api.generate_feedback(assignment, student, force=True)
+    print(feedback.get("log", ""), flush=True)
+    if not feedback["success"]:
+        print(f"[ERROR] generate_feedback failed:\n{feedback.get('error', '')}", flush=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
