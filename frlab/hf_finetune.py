@@ -549,7 +549,8 @@ def store_reference(profile: str = "cpu", out_dir: Path | str | None = None, ben
                                             "train_minutes", "date_utc", "hardware") if k in p}
         base_info["config"] = {k: p.get("config", {}).get(k) for k in (
             "vocab_size", "spm_model_type", "encoder_layers", "encoder_embed_dim", "encoder_ffn_embed_dim",
-            "encoder_attention_heads", "max_update", "task_adaptive_copies", "sinusoidal_positions")}
+            "encoder_attention_heads", "max_update", "task_adaptive_copies", "sinusoidal_positions",
+            "embedding_std", "bos_bow_weight")}
     import torch
     import transformers
 

@@ -9,7 +9,8 @@ book chapter "Where the base model comes from" explains:
 2. write the fairseq dictionary from its vocabulary (``dict.txt``);
 3. encode the corpus into pieces and binarise it with ``fairseq-preprocess``;
 4. pretrain with ``fairseq-train --task masked_lm --arch roberta_small`` (+ size
-   overrides per profile).
+   overrides per profile; the ``smoke``/``cpu`` profiles add a bag-of-words loss at ``<s>``,
+   ``--criterion masked_lm_bos_bow``, so that the vector the classifier reads is trained too).
 
 The output folder is laid out like the course's zip -- ``model.pt``,
 ``dict.txt``, ``sentencepiece.bpe.model`` -- plus ``pretrain.json``
@@ -105,15 +106,16 @@ CONFIGS = {
         encoder_layers=2, encoder_embed_dim=64, encoder_ffn_embed_dim=128, encoder_attention_heads=2,
         tokens_per_sample=128, batch_size=16, lr=1e-3, warmup_updates=30, max_update=300,
         log_interval=10, save_interval_updates=1000, stop_minutes=4, threads=1, embedding_std=0.02,
+        bos_bow_weight=8.0,
     ),
-    # the CPU reference (results/part2/cpu): ~47 min on one core; chosen by measurement,
+    # the CPU reference (results/part2/cpu): ~1 h on one core; chosen by measurement,
     # see book/pretraining.md
     "cpu": PretrainConfig(
         profile="cpu", corpus_lines=600_000, valid_lines=2000, task_adaptive_copies=30,
         vocab_size=8000, spm_train_lines=300_000,
         encoder_layers=4, encoder_embed_dim=128, encoder_ffn_embed_dim=512, encoder_attention_heads=4,
         tokens_per_sample=128, batch_size=16, lr=2e-3, warmup_updates=200, max_update=13_000,
-        dropout=0.0, mask_prob=0.3, sinusoidal_positions=True,
+        dropout=0.0, mask_prob=0.3, sinusoidal_positions=True, bos_bow_weight=8.0,
         embedding_std=0.02, stop_minutes=58, threads=1, log_interval=50, save_interval_updates=500,
     ),
     # the real size on a GPU (the course's architecture and vocabulary)
@@ -522,7 +524,7 @@ def base_model_dir(profile: str | None = None) -> Path:
       if it cannot be had, a model built by ``python -m frlab.pretrain --profile full`` in
       ``<work>/full/base-model``; else :class:`BaseModelError` explaining both ways.
     * ``cpu``: ``<work>/cpu/base-model`` built by ``python -m frlab.pretrain --profile cpu``
-      (~47 min on one core); :class:`BaseModelError` with that command if it is missing.
+      (about an hour on one core); :class:`BaseModelError` with that command if it is missing.
     * ``smoke``: ``<work>/smoke/base-model``, trained on the spot when missing (a couple of minutes).
     """
     name = profiles.current(profile).name
@@ -546,7 +548,7 @@ def base_model_dir(profile: str | None = None) -> Path:
         return local
     if name == "cpu":
         raise BaseModelError(
-            f"No CPU reference base model in {local}. Build it (about 47 min on one CPU core) with:\n"
+            f"No CPU reference base model in {local}. Build it (about an hour on one CPU core) with:\n"
             f"    python -m frlab.pretrain --profile cpu --out {local}\n"
             f"See the book chapter 'Where the base model comes from'."
         )

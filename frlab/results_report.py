@@ -1,4 +1,4 @@
-"""Render the stored reference results (``results/part2..4``) as the book's results page.
+"""Render the stored reference results (``results/part2..4``, ``results/autograder``) as the book's results page.
 
 ``book/results.md`` is GENERATED (``make book`` calls :func:`write_page`): for each
 part it shows the provenance first (``provenance.json`` / ``provenance.md`` /
@@ -24,6 +24,7 @@ PARTS = {
     "part2": "Part 2 — fine-tuning (and pretraining) RoBERTa with fairseq",
     "part3": "Part 3 — fine-tuning with Hugging Face Transformers",
     "part4": "Part 4 — parameter-efficient fine-tuning: LoRA and QLoRA",
+    "autograder": "Grading — throughput of the class autograder",
 }
 PROVENANCE_NAMES = ("provenance.json", "provenance.md", "README.md")
 FIGURE_EXT = (".png", ".svg", ".jpg", ".jpeg")

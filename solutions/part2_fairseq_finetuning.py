@@ -12,7 +12,7 @@
 # | profile | base model | data | runs |
 # |---|---|---|---|
 # | `full` (GPU) | the course's RoBERTa_small_fr (or one rebuilt by the pretraining recipe) | all of CLS-Books | 6 × 1,000 updates |
-# | `cpu` | our CPU reference model (`python -m frlab.pretrain --profile cpu`, ~47 min) | all of CLS-Books | 6 × 1,000 updates |
+# | `cpu` | our CPU reference model (`python -m frlab.pretrain --profile cpu`, ~1 h) | all of CLS-Books | 6 × 1,000 updates |
 # | `smoke` | a toy model trained on the spot (a minute) | a slice | 6 × a few dozen updates |
 #
 # The smoke profile only checks that the pipeline works: its accuracies are noise. The stored `cpu` reference
@@ -361,21 +361,20 @@ assert not _problems, "\n".join(_problems)
 # %% [markdown]
 # ## 7. The CPU reference results
 #
-# The table below was measured once with the `cpu` profile (our own base model pretrained for ~47 min on one CPU
+# The table below was measured once with the `cpu` profile (our own base model pretrained for ~1 h on one CPU
 # core, all of CLS-Books, the course's hyper-parameters, 3 seeds × 2 initialisations) and stored in
 # `results/part2/cpu/`, with its provenance. Your smoke-profile numbers above are noise; these are not.
 #
 # :::{admonition} Read them critically
 # :class: important
-# A pretrained model only helps if what it learnt reaches the classifier. Our CPU model is a decent small masked
-# language model (5.5 bits per masked piece against 9.7 for a model that ignores the context), yet at the course's
-# learning rate it does **not** beat random initialisation on CLS-Books. The reason is measurable: in its last
-# layer the `<s>` token — the one the classification head reads — attends mostly to itself (an *attention sink*;
-# MLM never trains the `<s>` output), so its features are poorer than those of the layer below, and 1,000 updates
-# at lr 1e-5 cannot re-route them. *Where the base model comes from* tells the whole story; the course's
-# RoBERTa_small_fr (or the `full` recipe on a GPU) is a different story. The learning-rate sensitivity study stored
-# in `results/part2/lr_sensitivity/` (measured with our first, weaker CPU model) shows how the comparison moves
-# with the learning rate.
+# A pretrained model only helps if what it learnt reaches the classifier. Our first CPU model, a decent small masked
+# language model (5.5 bits per masked piece against 9.7 for a model that ignores the context), did **not** beat
+# random initialisation at the course's learning rate: in its last layer the `<s>` token — the one the
+# classification head reads — attended mostly to itself (an *attention sink*; MLM never trains the `<s>` output),
+# and 1,000 updates at lr 1e-5 could not re-route it. The reference model below was pretrained with one more loss
+# that gives `<s>` a job (predict the pieces of its block), and the gap appears. *Where the base model comes from*
+# tells the whole story. The learning-rate sensitivity study stored in `results/part2/lr_sensitivity/` (measured
+# with our first, weaker CPU model) shows how the comparison moves with the learning rate.
 # :::
 
 # %% tags=["book"]

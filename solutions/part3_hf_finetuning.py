@@ -393,7 +393,7 @@ else:
 # ## 6. The CPU reference results
 #
 # Measured once with the `cpu` profile — the same base model as Part 2's CPU reference (our own `roberta_small`
-# pretrained for ~47 min on one CPU core), all of CLS-Books, the course's hyper-parameters, 3 seeds — and stored in
+# pretrained for ~1 h on one CPU core), all of CLS-Books, the course's hyper-parameters, 3 seeds — and stored in
 # `results/part3/cpu/` with its provenance, next to Part 2's fairseq runs on that model. Your smoke-profile numbers
 # above are noise; these are not.
 

@@ -151,8 +151,8 @@ def test_results_page_renders_tables_figures_provenance_and_missing_parts(tmp_pa
     assert "| epoch | acc |" in text
     assert "| command | make run |" in text                     # provenance
     assert "```{figure} part2/accuracy.png" in text              # relative to the page
-    assert text.count("Not yet produced") == 2                  # parts 3 and 4
-    assert "## Part 3" in text and "## Part 4" in text
+    assert text.count("Not yet produced") == 3                  # parts 3 and 4, grading
+    assert "## Part 3" in text and "## Part 4" in text and "## Grading" in text
 
 
 def test_results_page_uses_embedded_provenance(tmp_path):

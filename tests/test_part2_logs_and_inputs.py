@@ -256,3 +256,24 @@ def test_cpu_bands_come_from_the_stored_reference():
     table = pd.DataFrame({"mean": [ref["table"]["pretrained"]["mean"], ref["table"]["random"]["mean"]]},
                          index=["pretrained", "random"])
     assert run_logs.plausibility_problems(table, ref["gap"], "cpu") == []
+
+
+def test_stored_cpu_reference_is_consistent_and_pretraining_helps():
+    """The stored cpu reference (issue: "the pretrained mean must beat the random mean by more than the random
+    runs' std"): the table and gap are recomputed from the six stored runs, then the criterion is checked."""
+    import statistics
+
+    from frlab.paths import results_dir
+
+    ref = json.loads((results_dir() / "part2" / "cpu" / "results.json").read_text())
+    acc = {init: [r["test_accuracy"] for r in ref["runs"] if r["init"] == init] for init in ("pretrained", "random")}
+    assert len(acc["pretrained"]) == len(acc["random"]) == 3
+    for init, values in acc.items():
+        assert ref["table"][init]["mean"] == pytest.approx(statistics.mean(values), abs=1e-3)
+        assert ref["table"][init]["std"] == pytest.approx(statistics.stdev(values), abs=1e-3)
+    assert ref["gap"] == pytest.approx(statistics.mean(acc["pretrained"]) - statistics.mean(acc["random"]), abs=1e-3)
+    assert ref["gap"] > ref["table"]["random"]["std"], ref["table"]
+    # the tensorboard events stored beside it hold the same best-valid selection
+    stored = run_logs.summarize_runs(results_dir() / "part2" / "cpu" / "tb").set_index("run")
+    for r in ref["runs"]:
+        assert stored.loc[r["run"], "test_accuracy"] == pytest.approx(r["test_accuracy"], abs=1e-3)

@@ -4,7 +4,7 @@ Fine-tuning with ``--task sentence_prediction`` classifies a review from one vec
 output at ``<s>``, the piece fairseq puts in front of every sequence.  Plain MLM never asks anything of
 that vector (``<s>`` is never masked, so it is never a target), and on a small budget a well-trained
 MLM model turns ``<s>`` into an *attention sink*: in the last layer it attends to itself and carries
-little about the text (``results/part2/pretraining_ablation/probe_cpu_model.txt``).  At the course's
+little about the text (``results/part2/pretraining_ablation/probe_cpu_model_mlm_only.txt``).  At the course's
 fine-tuning learning rate (1e-5, 1,000 updates) the classifier then starts from a nearly constant
 vector, and a random initialisation -- whose ``<s>`` averages the review's pieces -- does better.
 
