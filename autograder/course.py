@@ -129,10 +129,9 @@ def nbgrader_env(root: Path) -> dict:
 
 
 def nbgrader(root: Path, *args: str, timeout: float | None = None, env: dict | None = None,
-             check: bool = True, module: str = "nbgrader") -> subprocess.CompletedProcess:
-    """Run ``nbgrader <args>`` (or ``python -m <module> <args>``) in the course dir ``root`` (its own process
-    group, killed on timeout)."""
-    cmd = [sys.executable, "-m", module, *args]
+             check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``nbgrader <args>`` in the course dir ``root`` (its own process group, killed on timeout)."""
+    cmd = [sys.executable, "-m", "nbgrader", *args]
     proc = subprocess.Popen(cmd, cwd=root, env=env or nbgrader_env(root), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
