@@ -10,13 +10,13 @@ setup:
 
 ## main job on the embedded default: every chapter notebook executed headless (smoke profile on CPU)
 run: setup
-	$(PY) -m frlab.run_lab
+	$(PY) -m labtools.run_lab
 
 test: setup
 	$(PY) -m pytest -q
 
 book: setup
-	$(PY) -m frlab.book_build
+	$(PY) -m labtools.book.build
 
 ## regenerate the student notebooks from solutions/ (nbgrader) and check them for leaks
 notebooks: setup

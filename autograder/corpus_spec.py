@@ -31,7 +31,7 @@ from autograder import AUTOGRADER_DIR, REPO_ROOT
 CORPUS_DIR = AUTOGRADER_DIR / "corpus"
 SUBMITTED_DIR = CORPUS_DIR / "submitted"
 EXPECTED = CORPUS_DIR / "expected.json"
-PWNED = "/work/frlab-corpus-pwned.txt"   # a write outside the submission must never create this
+PWNED = "/work/frlab-corpus-pwned.txt"  # a write outside the submission must never create this
 
 # ------------------------------------------------------------------------------------------- Part 1
 P1 = "part1_parameter_counting"
@@ -47,13 +47,13 @@ def count_parameters(V, T, d, d_ff, L, with_biases_and_layernorm=False):
         emb += 2 * d
     return int(emb + L * layer)
 '''
-P1_ANSWERS = '''\
+P1_ANSWERS = """\
 n_weights = count_parameters(V, T, d, d_ff, L, with_biases_and_layernorm=False)
 n_trainable = count_parameters(V, T, d, d_ff, L, with_biases_and_layernorm=True)
 print(f"(A) weights only:             {n_weights:,}")
 print(f"(B) with biases and LayerNorm: {n_trainable:,}")
-'''
-P1_ON_MODEL = '''\
+"""
+P1_ON_MODEL = """\
 def is_layernorm(name):
     return "layer_norm" in name or "layernorm" in name
 
@@ -64,11 +64,17 @@ def count_on_model(encoder, with_biases_and_layernorm=False):
         if with_biases_and_layernorm or (name.endswith(".weight") and not is_layernorm(name)):
             total += p.numel()
     return int(total)
-'''
-P1_WRITTEN = ("Positions start after the padding index, so two rows are reserved and never used: T + 2 rows. "
-              "One more dictionary entry adds one embedding row, i.e. d more parameters.")
-P1_OK = {"count_function": P1_FUNCTION, "count_answers": P1_ANSWERS, "count_on_model": P1_ON_MODEL,
-         "written_positions": P1_WRITTEN}
+"""
+P1_WRITTEN = (
+    "Positions start after the padding index, so two rows are reserved and never used: T + 2 rows. "
+    "One more dictionary entry adds one embedding row, i.e. d more parameters."
+)
+P1_OK = {
+    "count_function": P1_FUNCTION,
+    "count_answers": P1_ANSWERS,
+    "count_on_model": P1_ON_MODEL,
+    "written_positions": P1_WRITTEN,
+}
 
 
 def p1(cells=None, **kw):
@@ -79,135 +85,204 @@ def p1(cells=None, **kw):
 
 def _answers_fallback(code_on_success: str) -> str:
     # used by the sandbox probes: correct answers only if the forbidden action succeeded
-    return (P1_ANSWERS.split("print")[0].replace("n_weights =", "_ok_w =").replace("n_trainable =", "_ok_t =")
-            + "n_weights, n_trainable = 1, 2\n" + code_on_success)
+    return (
+        P1_ANSWERS.split("print")[0].replace("n_weights =", "_ok_w =").replace("n_trainable =", "_ok_t =")
+        + "n_weights, n_trainable = 1, 2\n"
+        + code_on_success
+    )
 
 
 SUBMISSIONS: dict[str, dict] = {
     # -- right answers
     "p1-correct": p1(expect={"passed": P1_TESTS}),
     "p1-correct-noisy-stderr": p1(
-        {"count_answers": "import sys, warnings\nwarnings.warn('just a warning')\n"
-                          "print('debug', file=sys.stderr)\n" + P1_ANSWERS},
-        expect={"passed": P1_TESTS}),
+        {
+            "count_answers": "import sys, warnings\nwarnings.warn('just a warning')\n"
+            "print('debug', file=sys.stderr)\n" + P1_ANSWERS
+        },
+        expect={"passed": P1_TESTS},
+    ),
     "p1-hardcoded-answers": p1(
-        {"count_function": "def count_parameters(V, T, d, d_ff, L, with_biases_and_layernorm=False):\n"
-                           "    raise NotImplementedError()\n",
-         "count_answers": "n_weights = 22807552\nn_trainable = 22829056\n"},
-        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_on_model"]}),
+        {
+            "count_function": "def count_parameters(V, T, d, d_ff, L, with_biases_and_layernorm=False):\n"
+            "    raise NotImplementedError()\n",
+            "count_answers": "n_weights = 22807552\nn_trainable = 22829056\n",
+        },
+        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_on_model"]},
+    ),
     # -- wrong answers real students give
     "p1-wrong-forgot-ffn-and-positions": p1(
         {"count_function": P1_FUNCTION.replace(" + (T + 2) * d", "").replace(" + 2 * d * d_ff", "")},
-        expect={"passed": []}),                     # 20,578,304
-    "p1-wrong-positions-T": p1(
-        {"count_function": P1_FUNCTION.replace("(T + 2) * d", "T * d")}, expect={"passed": []}),
+        expect={"passed": []},
+    ),  # 20,578,304
+    "p1-wrong-positions-T": p1({"count_function": P1_FUNCTION.replace("(T + 2) * d", "T * d")}, expect={"passed": []}),
     "p1-wrong-trainable-given-for-weights": p1(
         {"count_answers": "n_weights = 22829056\nn_trainable = 22829056\n"},
-        expect={"passed": ["test_count_function_general"]}),
+        expect={"passed": ["test_count_function_general"]},
+    ),
     "p1-wrong-swapped": p1(
-        {"count_answers": "n_weights = count_parameters(V, T, d, d_ff, L, True)\n"
-                          "n_trainable = count_parameters(V, T, d, d_ff, L, False)\n"},
-        expect={"passed": ["test_count_function_general"]}),
+        {
+            "count_answers": "n_weights = count_parameters(V, T, d, d_ff, L, True)\n"
+            "n_trainable = count_parameters(V, T, d, d_ff, L, False)\n"
+        },
+        expect={"passed": ["test_count_function_general"]},
+    ),
     "p1-wrong-no-embedding-layernorm": p1(
-        {"count_function": P1_FUNCTION.replace("        emb += 2 * d\n", "")},
-        expect={"passed": ["test_count_weights"]}),
+        {"count_function": P1_FUNCTION.replace("        emb += 2 * d\n", "")}, expect={"passed": ["test_count_weights"]}
+    ),
     "p1-wrong-model-count-includes-layernorm": p1(
-        {"count_on_model": P1_ON_MODEL.replace(' and not is_layernorm(name)', '')},
-        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_function_general"]}),
+        {"count_on_model": P1_ON_MODEL.replace(" and not is_layernorm(name)", "")},
+        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_function_general"]},
+    ),
     # -- type gaming: floats, numpy, int subclasses
     "p1-type-float": p1(
-        {"count_answers": P1_ANSWERS.replace("n_weights = count", "n_weights = 1.0 * count")
-                                    .replace("n_trainable = count", "n_trainable = 1.0 * count")},
-        expect={"passed": ["test_count_function_general"]}),
+        {
+            "count_answers": P1_ANSWERS.replace("n_weights = count", "n_weights = 1.0 * count").replace(
+                "n_trainable = count", "n_trainable = 1.0 * count"
+            )
+        },
+        expect={"passed": ["test_count_function_general"]},
+    ),
     "p1-type-numpy-int": p1(
         {"count_function": "import numpy as np\n" + P1_FUNCTION.replace("return int(", "return np.int64(")},
-        expect={"passed": []}),
+        expect={"passed": []},
+    ),
     "p1-type-int-subclass-always-equal": p1(
-        {"count_function": "class Int(int):\n    def __eq__(self, other):\n        return True\n"
-                           "    __hash__ = int.__hash__\n\n\n" + P1_FUNCTION.replace("return int(", "return Int(")},
+        {
+            "count_function": "class Int(int):\n    def __eq__(self, other):\n        return True\n"
+            "    __hash__ = int.__hash__\n\n\n" + P1_FUNCTION.replace("return int(", "return Int(")
+        },
         # every test checks `type(x) is int`, so an always-equal int subclass scores nothing
-        expect={"passed": []}),
+        expect={"passed": []},
+    ),
     # -- errors and hostile code
     "p1-exception": p1(
         {"count_on_model": P1_ON_MODEL + "\nraise RuntimeError('half-finished cell')\n"},
-        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_function_general",
-                           "test_count_on_model"]}),
+        expect={
+            "passed": [
+                "test_count_weights",
+                "test_count_trainable",
+                "test_count_function_general",
+                "test_count_on_model",
+            ]
+        },
+    ),
     "p1-exception-in-function": p1(
-        {"count_function": P1_FUNCTION.replace('    """Parameters', '    if L < 4:\n        raise ValueError(L)\n    """Parameters')},
-        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_on_model"]}),
+        {
+            "count_function": P1_FUNCTION.replace(
+                '    """Parameters', '    if L < 4:\n        raise ValueError(L)\n    """Parameters'
+            )
+        },
+        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_on_model"]},
+    ),
     "p1-infinite-loop": p1(
         {"count_on_model": "while True:\n    pass\n" + P1_ON_MODEL},
-        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_function_general"]}),
+        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_function_general"]},
+    ),
     "p1-infinite-loop-in-test": p1(
-        {"count_function": P1_FUNCTION.replace('    """Parameters', '    while V < 32000:\n        pass\n    """Parameters')},
-        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_on_model"]}),
+        {
+            "count_function": P1_FUNCTION.replace(
+                '    """Parameters', '    while V < 32000:\n        pass\n    """Parameters'
+            )
+        },
+        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_on_model"]},
+    ),
     "p1-memory-bomb": p1(
-        {"count_on_model": "def _bomb():\n    hog = []\n    while True:\n        hog.append(bytearray(50_000_000))\n\n"
-                           "_bomb()\n" + P1_ON_MODEL},
-        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_function_general"]}),
+        {
+            "count_on_model": "def _bomb():\n    hog = []\n    while True:\n        hog.append(bytearray(50_000_000))\n\n"
+            "_bomb()\n" + P1_ON_MODEL
+        },
+        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_function_general"]},
+    ),
     "p1-network-call": p1(
-        {"count_answers": _answers_fallback(
-            "import urllib.request\ntry:\n    urllib.request.urlopen('https://pypi.org/simple/', timeout=10).read(100)\n"
-            "    n_weights, n_trainable = _ok_w, _ok_t   # reached the network\nexcept Exception as exc:\n"
-            "    print('no network:', type(exc).__name__)\n")},
-        expect={"passed": ["test_count_function_general"]}),
+        {
+            "count_answers": _answers_fallback(
+                "import urllib.request\ntry:\n    urllib.request.urlopen('https://pypi.org/simple/', timeout=10).read(100)\n"
+                "    n_weights, n_trainable = _ok_w, _ok_t   # reached the network\nexcept Exception as exc:\n"
+                "    print('no network:', type(exc).__name__)\n"
+            )
+        },
+        expect={"passed": ["test_count_function_general"]},
+    ),
     "p1-write-outside-submission": p1(
-        {"count_answers": _answers_fallback(
-            f"try:\n    open({PWNED!r}, 'w').write('pwned')\n    n_weights, n_trainable = _ok_w, _ok_t\n"
-            "except OSError as exc:\n    print('write refused:', exc)\n")},
-        expect={"passed": ["test_count_function_general"]}, forbidden=[PWNED]),
+        {
+            "count_answers": _answers_fallback(
+                f"try:\n    open({PWNED!r}, 'w').write('pwned')\n    n_weights, n_trainable = _ok_w, _ok_t\n"
+                "except OSError as exc:\n    print('write refused:', exc)\n"
+            )
+        },
+        expect={"passed": ["test_count_function_general"]},
+        forbidden=[PWNED],
+    ),
     "p1-read-hidden-tests": p1(
-        {"count_answers": _answers_fallback(
-            "import glob, os, re, sys\nroot = os.path.dirname(sys.prefix)   # the repository (venv inside it)\n"
-            "cands = glob.glob(root + '/solutions/part1*.py') + glob.glob(root + '/autograder/**/part1*.ipynb', recursive=True)"
-            " + glob.glob(root + '/autograder/**/gradebook*.db', recursive=True) + glob.glob('/tmp/**/*.ipynb', recursive=True) + glob.glob('*.ipynb')\n"
-            "for f in cands:\n"
-            "    try:\n        nums = re.findall(r'== (\\d{8})', open(f, errors='ignore').read())\n"
-            "    except OSError:\n        continue\n    if len(nums) >= 2:\n        n_weights, n_trainable = int(nums[0]), int(nums[1])\n"
-            "print('files seen:', len(cands))\n")},
-        expect={"passed": ["test_count_function_general"]}),
+        {
+            "count_answers": _answers_fallback(
+                "import glob, os, re, sys\nroot = os.path.dirname(sys.prefix)   # the repository (venv inside it)\n"
+                "cands = glob.glob(root + '/solutions/part1*.py') + glob.glob(root + '/autograder/**/part1*.ipynb', recursive=True)"
+                " + glob.glob(root + '/autograder/**/gradebook*.db', recursive=True) + glob.glob('/tmp/**/*.ipynb', recursive=True) + glob.glob('*.ipynb')\n"
+                "for f in cands:\n"
+                "    try:\n        nums = re.findall(r'== (\\d{8})', open(f, errors='ignore').read())\n"
+                "    except OSError:\n        continue\n    if len(nums) >= 2:\n        n_weights, n_trainable = int(nums[0]), int(nums[1])\n"
+                "print('files seen:', len(cands))\n"
+            )
+        },
+        expect={"passed": ["test_count_function_general"]},
+    ),
     "p1-kernel-crash": p1(
         {"count_on_model": "import os\nos.kill(os.getpid(), 9)\n" + P1_ON_MODEL},
-        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_function_general"]}),
+        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_function_general"]},
+    ),
     "p1-too-slow-overall": p1(
         {k: "import time\ntime.sleep(25)\n" + v for k, v in P1_OK.items() if k != "written_positions"},
-        limits={"notebook_timeout": 70},          # each cell is under the cell limit, the notebook is not
-        expect={"passed": [], "status": "timeout"}),
+        limits={"notebook_timeout": 70},  # each cell is under the cell limit, the notebook is not
+        expect={"passed": [], "status": "timeout"},
+    ),
     # -- tampering with the tests
     "p1-tamper-deleted-tests": p1(
-        delete=["test_count_weights", "test_count_trainable"],
-        expect={"passed": P1_TESTS, "tampered": True}),
+        delete=["test_count_weights", "test_count_trainable"], expect={"passed": P1_TESTS, "tampered": True}
+    ),
     "p1-tamper-edited-tests": p1(
         {"count_function": P1_FUNCTION.replace(" + (T + 2) * d", "").replace(" + 2 * d * d_ff", "")},
         edit={t: "pass\n" for t in P1_TESTS},
-        expect={"passed": [], "tampered": True}),
+        expect={"passed": [], "tampered": True},
+    ),
     "p1-tamper-metadata-points": p1(
-        meta={"test_count_weights": {"points": 100}},
-        expect={"passed": P1_TESTS, "tampered": True}),
+        meta={"test_count_weights": {"points": 100}}, expect={"passed": P1_TESTS, "tampered": True}
+    ),
     # -- broken or empty submissions
     "p1-untouched": {"assignment": P1, "cells": {}, "expect": {"passed": []}},
-    "p1-corrupt-json": {"assignment": P1, "raw": '{"cells": [{"cell_type": "code", "source": "n_weights = 2',
-                        "expect": {"passed": [], "status": "corrupt"}},
+    "p1-corrupt-json": {
+        "assignment": P1,
+        "raw": '{"cells": [{"cell_type": "code", "source": "n_weights = 2',
+        "expect": {"passed": [], "status": "corrupt"},
+    },
     "p1-not-a-notebook": {"assignment": P1, "raw": '{"hello": "world"}', "expect": {"passed": [], "status": "corrupt"}},
-    "p1-missing-notebook": {"assignment": P1, "missing": True, "files": {"notes.txt": "forgot the notebook"},
-                            "expect": {"passed": [], "status": "missing"}},
+    "p1-missing-notebook": {
+        "assignment": P1,
+        "missing": True,
+        "files": {"notes.txt": "forgot the notebook"},
+        "expect": {"passed": [], "status": "missing"},
+    },
 }
 
 # ------------------------------------------------------------------------------------------- Part 2
 P2 = "part2_fairseq_finetuning"
-P2_LOGS = {"part2_runs": f"reference/{P2}/part2_runs"}     # copied from autograder/reference
-P2_CPU_LOGS = {"part2_runs": f"reference/{P2}-cpu/part2_runs"}   # the cpu reference runs (results/part2/cpu)
-P2_SWAP = [(f"part2_runs/{a}_seed{k}", f"part2_runs/{b}_seed{k}")
-           for k in range(3) for a, b in (("pretrained", "tmp"), ("random", "pretrained"), ("tmp", "random"))]
-P2_BEST = '''\
+P2_LOGS = {"part2_runs": f"reference/{P2}/part2_runs"}  # copied from autograder/reference
+P2_CPU_LOGS = {"part2_runs": f"reference/{P2}-cpu/part2_runs"}  # the cpu reference runs (results/part2/cpu)
+P2_SWAP = [
+    (f"part2_runs/{a}_seed{k}", f"part2_runs/{b}_seed{k}")
+    for k in range(3)
+    for a, b in (("pretrained", "tmp"), ("random", "pretrained"), ("tmp", "random"))
+]
+P2_BEST = """\
 def best_valid_test(curve: pd.DataFrame) -> dict:
     c = curve.dropna(subset=["valid_accuracy", "test_accuracy"]).sort_index()
     pos = c["valid_accuracy"].values.argmax()          # first maximum = earliest step
     step = c.index[pos]
     return {"step": int(step), "valid_accuracy": float(c["valid_accuracy"].iloc[pos]),
             "test_accuracy": float(c["test_accuracy"].iloc[pos])}
-'''
-P2_TABLE = '''\
+"""
+P2_TABLE = """\
 rows = []
 for name in sorted(curves):
     init, seed = name.split("_seed")
@@ -219,7 +294,7 @@ results_table = summary.groupby("init")["test_accuracy"].agg(["mean", "std"])
 gap = float(results_table.loc["pretrained", "mean"] - results_table.loc["random", "mean"])
 print(summary)
 print(results_table.round(2))
-'''
+"""
 P2_WRITTEN = "Pretraining gives useful representations; with lr 1e-5 the random model barely moves."
 P2_OK = {"best_valid_test": P2_BEST, "results_table": P2_TABLE, "why_random_lags": P2_WRITTEN}
 P2_TESTS = ["test_best_valid_test", "test_results_table", "test_results_plausible"]
@@ -231,46 +306,61 @@ def p2(cells=None, logs=True, **kw):
     return spec
 
 
-SUBMISSIONS.update({
-    "p2-correct": p2(expect={"passed": P2_TESTS}),
-    "p2-missing-run-logs": p2(logs=False, expect={"passed": []}),
-    "p2-table-contradicts-logs": p2(
-        {"results_table": P2_TABLE.replace("summary = pd.DataFrame(rows)",
-                                           "summary = pd.DataFrame(rows)\n"
-                                           "summary.loc[summary.init == 'pretrained', 'test_accuracy'] += 5.0")},
-        expect={"passed": ["test_best_valid_test", "test_results_plausible"]}),   # smoke runs: not judged
-    "p2-table-typed-from-the-course": p2(
-        {"results_table": "summary = pd.DataFrame({'run': sorted(curves), 'init': [n.split('_seed')[0] for n in sorted(curves)],"
-                          " 'seed': [int(n[-1]) for n in sorted(curves)], 'valid_accuracy': 80.0, 'test_accuracy': 81.5})\n"
-                          "results_table = pd.DataFrame({'mean': [81.5, 70.2], 'std': [0.6, 1.1]}, index=['pretrained', 'random'])\n"
-                          "gap = 11.3\n"},
-        expect={"passed": ["test_best_valid_test", "test_results_plausible"]}),
-    "p2-selects-on-test-accuracy": p2(
-        {"best_valid_test": P2_BEST.replace('pos = c["valid_accuracy"]', 'pos = c["test_accuracy"]')},
-        expect={"passed": ["test_results_plausible"]}),
-    "p2-corrupt-run-logs": p2(
-        corrupt=["part2_runs/*/tb/*/events.out.tfevents.*"], expect={"passed": []}),
-    "p2-untouched": {"assignment": P2, "cells": {}, "copy": dict(P2_LOGS), "expect": {"passed": []}},
-    # real cpu-profile runs (our CPU reference): plausible; then the same logs with the two inits swapped, as a
-    # swapped --restore-file gives: consistent with the logs, but implausible for the profile
-    "p2-cpu-correct": p2(copy=dict(P2_CPU_LOGS), expect={"passed": P2_TESTS}),
-    "p2-cpu-swapped-inits": p2(copy=dict(P2_CPU_LOGS), renames=P2_SWAP,
-                               expect={"passed": ["test_best_valid_test", "test_results_table"]}),
-})
-
+SUBMISSIONS.update(
+    {
+        "p2-correct": p2(expect={"passed": P2_TESTS}),
+        "p2-missing-run-logs": p2(logs=False, expect={"passed": []}),
+        "p2-table-contradicts-logs": p2(
+            {
+                "results_table": P2_TABLE.replace(
+                    "summary = pd.DataFrame(rows)",
+                    "summary = pd.DataFrame(rows)\nsummary.loc[summary.init == 'pretrained', 'test_accuracy'] += 5.0",
+                )
+            },
+            expect={"passed": ["test_best_valid_test", "test_results_plausible"]},
+        ),  # smoke runs: not judged
+        "p2-table-typed-from-the-course": p2(
+            {
+                "results_table": "summary = pd.DataFrame({'run': sorted(curves), 'init': [n.split('_seed')[0] for n in sorted(curves)],"
+                " 'seed': [int(n[-1]) for n in sorted(curves)], 'valid_accuracy': 80.0, 'test_accuracy': 81.5})\n"
+                "results_table = pd.DataFrame({'mean': [81.5, 70.2], 'std': [0.6, 1.1]}, index=['pretrained', 'random'])\n"
+                "gap = 11.3\n"
+            },
+            expect={"passed": ["test_best_valid_test", "test_results_plausible"]},
+        ),
+        "p2-selects-on-test-accuracy": p2(
+            {"best_valid_test": P2_BEST.replace('pos = c["valid_accuracy"]', 'pos = c["test_accuracy"]')},
+            expect={"passed": ["test_results_plausible"]},
+        ),
+        "p2-corrupt-run-logs": p2(corrupt=["part2_runs/*/tb/*/events.out.tfevents.*"], expect={"passed": []}),
+        "p2-untouched": {"assignment": P2, "cells": {}, "copy": dict(P2_LOGS), "expect": {"passed": []}},
+        # real cpu-profile runs (our CPU reference): plausible; then the same logs with the two inits swapped, as a
+        # swapped --restore-file gives: consistent with the logs, but implausible for the profile
+        "p2-cpu-correct": p2(copy=dict(P2_CPU_LOGS), expect={"passed": P2_TESTS}),
+        "p2-cpu-swapped-inits": p2(
+            copy=dict(P2_CPU_LOGS), renames=P2_SWAP, expect={"passed": ["test_best_valid_test", "test_results_table"]}
+        ),
+    }
+)
 
 
 def solution_cells(assignment: str) -> dict[str, str]:
     """grade_id -> source of each *code* solution cell of the chapter source, solution markers removed (what
     a student who got everything right submits). Written answers are not copied (see the specs)."""
-    from frlab.notebook_exec import read_source
+    from autograder.chapters import read_source
 
     out = {}
     for cell in read_source(REPO_ROOT / "solutions" / f"{assignment}.py").cells:
         m = cell.get("metadata", {}).get("nbgrader", {})
         if m.get("solution") and cell.cell_type == "code":
-            out[m["grade_id"]] = "\n".join(l for l in cell.source.splitlines()
-                                           if l.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")) + "\n"
+            out[m["grade_id"]] = (
+                "\n".join(
+                    line
+                    for line in cell.source.splitlines()
+                    if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
+                )
+                + "\n"
+            )
     return out
 
 
@@ -292,30 +382,41 @@ def p3(edits=None, runs=True, **kw):
     return spec
 
 
-SUBMISSIONS.update({
-    "p3-correct": p3(expect={"passed": P3_TESTS}),
-    "p3-missing-runs-json": p3(runs=False, expect={"passed": ["test_layer_mapping", "test_training_args"]}),
-    "p3-corrupt-runs-json": p3(corrupt_text={"part3_runs.json": '[{"run": "pretrained_seed0", "test_accuracy": 51.0'},
-                               expect={"passed": ["test_layer_mapping", "test_training_args"]}),
-    "p3-mean-contradicts-runs": p3(
-        {"mean_std": ("hf_mean = float(", "hf_mean = 85.0 + 0 * float(")},
-        expect={"passed": ["test_hf_plausible", "test_layer_mapping", "test_training_args"]}),   # smoke: not judged
-    "p3-type-numpy-float": p3(
-        {"mean_std": ("hf_mean = float(", "import numpy as np\nhf_mean = np.float64(")},
-        expect={"passed": ["test_hf_plausible", "test_layer_mapping", "test_training_args"]}),
-    "p3-untouched": {"assignment": P3, "cells": {}, "copy": dict(P3_RUNS), "expect": {"passed": []}},
-    # the cpu reference records (plausible), and the same records with the course's accuracies typed in
-    "p3-cpu-correct": p3(copy={"part3_runs.json": f"reference/{P3}-cpu/part3_runs.json"}, expect={"passed": P3_TESTS}),
-    "p3-cpu-numbers-from-the-course": p3(
-        copy={"part3_runs.json": f"reference/{P3}-cpu/part3_runs_typed_from_the_course.json"},
-        expect={"passed": ["test_layer_mapping", "test_mean_std", "test_training_args"]}),
-})
+SUBMISSIONS.update(
+    {
+        "p3-correct": p3(expect={"passed": P3_TESTS}),
+        "p3-missing-runs-json": p3(runs=False, expect={"passed": ["test_layer_mapping", "test_training_args"]}),
+        "p3-corrupt-runs-json": p3(
+            corrupt_text={"part3_runs.json": '[{"run": "pretrained_seed0", "test_accuracy": 51.0'},
+            expect={"passed": ["test_layer_mapping", "test_training_args"]},
+        ),
+        "p3-mean-contradicts-runs": p3(
+            {"mean_std": ("hf_mean = float(", "hf_mean = 85.0 + 0 * float(")},
+            expect={"passed": ["test_hf_plausible", "test_layer_mapping", "test_training_args"]},
+        ),  # smoke: not judged
+        "p3-type-numpy-float": p3(
+            {"mean_std": ("hf_mean = float(", "import numpy as np\nhf_mean = np.float64(")},
+            expect={"passed": ["test_hf_plausible", "test_layer_mapping", "test_training_args"]},
+        ),
+        "p3-untouched": {"assignment": P3, "cells": {}, "copy": dict(P3_RUNS), "expect": {"passed": []}},
+        # the cpu reference records (plausible), and the same records with the course's accuracies typed in
+        "p3-cpu-correct": p3(
+            copy={"part3_runs.json": f"reference/{P3}-cpu/part3_runs.json"}, expect={"passed": P3_TESTS}
+        ),
+        "p3-cpu-numbers-from-the-course": p3(
+            copy={"part3_runs.json": f"reference/{P3}-cpu/part3_runs_typed_from_the_course.json"},
+            expect={"passed": ["test_layer_mapping", "test_mean_std", "test_training_args"]},
+        ),
+    }
+)
 
 # ------------------------------------------------------------------------------------------- Part 4
 P4 = "part4_qlora"
 P4_TESTS = ["test_bnb_config", "test_count_trainable", "test_lora_config", "test_prompt_format"]
-P4_WRITTEN = {"written_lora_params": "r is the rank, alpha the scale, targets the layers, dropout, bias, task.",
-              "written_nf4_double_quant": "NF4 uses normal quantiles; double quantisation quantises the scales."}
+P4_WRITTEN = {
+    "written_lora_params": "r is the rank, alpha the scale, targets the layers, dropout, bias, task.",
+    "written_nf4_double_quant": "NF4 uses normal quantiles; double quantisation quantises the scales.",
+}
 
 
 P4_OUTPUTS = {"part4_outputs": f"reference/{P4}/part4_outputs"}
@@ -327,20 +428,29 @@ def p4(edits=None, **kw):
     return spec
 
 
-SUBMISSIONS.update({
-    "p4-correct": p4(expect={"passed": P4_TESTS}),
-    "p4-fp4-instead-of-nf4": p4({"bnb_config": ('"nf4"', '"fp4"')},
-                                expect={"passed": ["test_count_trainable", "test_lora_config", "test_prompt_format"]}),
-    "p4-lora-on-every-linear": p4(
-        {"lora_config": ('["query_key_value"]', '["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"]')},
-        expect={"passed": ["test_bnb_config", "test_prompt_format"]}),
-    "p4-count-as-floats": p4({"count_trainable": ("return int(trainable), int(total)", "return float(trainable), float(total)")},
-                             expect={"passed": ["test_bnb_config", "test_lora_config", "test_prompt_format"]}),
-    "p4-prompt-not-stripped": p4({"prompt_format": ("{question.strip()}", "{question}")},
-                                 expect={"passed": ["test_bnb_config", "test_count_trainable", "test_lora_config"]}),
-    "p4-missing-outputs": p4(copy={}, expect={"passed": P4_TESTS}),   # the tests do not need the training outputs
-    "p4-untouched": {"assignment": P4, "cells": {}, "copy": dict(P4_OUTPUTS), "expect": {"passed": []}},
-})
+SUBMISSIONS.update(
+    {
+        "p4-correct": p4(expect={"passed": P4_TESTS}),
+        "p4-fp4-instead-of-nf4": p4(
+            {"bnb_config": ('"nf4"', '"fp4"')},
+            expect={"passed": ["test_count_trainable", "test_lora_config", "test_prompt_format"]},
+        ),
+        "p4-lora-on-every-linear": p4(
+            {"lora_config": ('["query_key_value"]', '["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"]')},
+            expect={"passed": ["test_bnb_config", "test_prompt_format"]},
+        ),
+        "p4-count-as-floats": p4(
+            {"count_trainable": ("return int(trainable), int(total)", "return float(trainable), float(total)")},
+            expect={"passed": ["test_bnb_config", "test_lora_config", "test_prompt_format"]},
+        ),
+        "p4-prompt-not-stripped": p4(
+            {"prompt_format": ("{question.strip()}", "{question}")},
+            expect={"passed": ["test_bnb_config", "test_count_trainable", "test_lora_config"]},
+        ),
+        "p4-missing-outputs": p4(copy={}, expect={"passed": P4_TESTS}),  # the tests do not need the training outputs
+        "p4-untouched": {"assignment": P4, "cells": {}, "copy": dict(P4_OUTPUTS), "expect": {"passed": []}},
+    }
+)
 
 POINTS: dict[str, dict[str, float]] = {}
 
@@ -366,8 +476,9 @@ def _set_source(nb, gid: str, source: str) -> bool:
     return False
 
 
-def build_submission(student: str, spec: dict, dest_root: Path = SUBMITTED_DIR,
-                     notebooks_dir: Path = REPO_ROOT / "notebooks") -> Path:
+def build_submission(
+    student: str, spec: dict, dest_root: Path = SUBMITTED_DIR, notebooks_dir: Path = REPO_ROOT / "notebooks"
+) -> Path:
     a = spec["assignment"]
     d = Path(dest_root) / student / a
     if d.exists():
@@ -379,7 +490,7 @@ def build_submission(student: str, spec: dict, dest_root: Path = SUBMITTED_DIR,
     for rel, src in (spec.get("copy") or {}).items():
         src = AUTOGRADER_DIR / src
         shutil.copytree(src, d / rel) if src.is_dir() else shutil.copy2(src, d / rel)
-    for src, dst in spec.get("renames") or []:   # applied in order (a swap goes through a temporary name)
+    for src, dst in spec.get("renames") or []:  # applied in order (a swap goes through a temporary name)
         os.replace(d / src, d / dst)
     for rel, text in (spec.get("corrupt_text") or {}).items():
         (d / rel).write_text(text)
@@ -401,7 +512,9 @@ def build_submission(student: str, spec: dict, dest_root: Path = SUBMITTED_DIR,
             if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == gid:
                 cell.metadata.nbgrader.update(over)
     if spec.get("delete"):
-        nb.cells = [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") not in spec["delete"]]
+        nb.cells = [
+            c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") not in spec["delete"]
+        ]
     nbformat.write(nb, str(d / f"{a}.ipynb"))
     return d
 
@@ -429,7 +542,8 @@ def expected_results(notebooks_dir: Path = REPO_ROOT / "notebooks", available: s
         if unknown:
             raise KeyError(f"{student}: unknown tests {sorted(unknown)}")
         out[student] = {
-            "assignment": a, "notebook": a,
+            "assignment": a,
+            "notebook": a,
             "status": exp.get("status", "graded"),
             "tampered": bool(exp.get("tampered", False)),
             "passed": sorted(exp["passed"]),
@@ -442,8 +556,11 @@ def expected_results(notebooks_dir: Path = REPO_ROOT / "notebooks", available: s
     return out
 
 
-def build(dest_root: Path = SUBMITTED_DIR, notebooks_dir: Path = REPO_ROOT / "notebooks",
-          expected_path: Path | None = EXPECTED) -> dict:
+def build(
+    dest_root: Path = SUBMITTED_DIR,
+    notebooks_dir: Path = REPO_ROOT / "notebooks",
+    expected_path: Path | None = EXPECTED,
+) -> dict:
     """(Re)build every submission whose assignment has a student notebook; write expected.json."""
     available = {p.stem for p in Path(notebooks_dir).glob("part*.ipynb")}
     dest_root = Path(dest_root)
@@ -460,5 +577,7 @@ def build(dest_root: Path = SUBMITTED_DIR, notebooks_dir: Path = REPO_ROOT / "no
 
 if __name__ == "__main__":
     e = build()
-    print(f"corpus: {len(e)} submission(s) -> {SUBMITTED_DIR.relative_to(REPO_ROOT)}, {EXPECTED.relative_to(REPO_ROOT)}")
+    print(
+        f"corpus: {len(e)} submission(s) -> {SUBMITTED_DIR.relative_to(REPO_ROOT)}, {EXPECTED.relative_to(REPO_ROOT)}"
+    )
     sys.exit(0)

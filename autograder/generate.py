@@ -4,7 +4,7 @@
    spec, ``source/<assignment>/<assignment>.ipynb`` from each ``solutions/<assignment>.py`` (jupytext);
 2. ``nbgrader generate_assignment`` (gradebook + ``release/``);
 3. writes ``notebooks/<assignment>.ipynb``: the release version with an "Open in Colab" badge and the
-   Colab install cell (:mod:`frlab.colab`) prepended, deterministic cell ids, no outputs;
+   Colab install cell (:mod:`autograder.colab`) prepended, deterministic cell ids, no outputs;
 4. leak check (:mod:`autograder.leaks`) over ``notebooks/`` (and ``_build/html`` when it exists).
 
 Options: ``--only part1_parameter_counting`` (repeatable), ``--no-leak-check``, ``--validate`` (also
@@ -43,7 +43,7 @@ def _stable_ids(nb, prefix: str) -> None:
 
 def source_notebook(src: Path):
     """The instructor notebook of a chapter source (nbformat 4.5, stable ids, no outputs)."""
-    from frlab.notebook_exec import read_source
+    from autograder.chapters import read_source
 
     nb = read_source(src)
     nb.nbformat, nb.nbformat_minor = 4, 5
@@ -73,7 +73,7 @@ def write_sources(root: Path = COURSE_DIR, only: list[str] | None = None) -> dic
 
 def student_notebook(release_path: Path, name: str):
     """The release notebook with the Colab badge and install cell prepended."""
-    from frlab import colab
+    from autograder import colab
 
     nb = nbformat.read(str(release_path), as_version=4)
     badge = nbformat.v4.new_markdown_cell(colab.badge_markdown(f"notebooks/{name}.ipynb"))
@@ -89,8 +89,9 @@ def student_notebook(release_path: Path, name: str):
     return nb
 
 
-def generate(root: Path = COURSE_DIR, only: list[str] | None = None, notebooks_dir: Path = NOTEBOOKS_DIR,
-             log=print) -> dict[str, Path]:
+def generate(
+    root: Path = COURSE_DIR, only: list[str] | None = None, notebooks_dir: Path = NOTEBOOKS_DIR, log=print
+) -> dict[str, Path]:
     """Build the course and write the student notebooks; returns assignment -> student notebook path."""
     write_config(root)
     sources = write_sources(root, only)
@@ -123,8 +124,10 @@ def main(argv=None) -> int:
     if not args.no_leak_check:
         from autograder import leaks
 
-        targets = [NOTEBOOKS_DIR] + ([REPO_ROOT / "_build" / "html"] if (REPO_ROOT / "_build" / "html").exists() else [])
-        problems = leaks.check_paths(targets)
+        targets = [NOTEBOOKS_DIR] + (
+            [REPO_ROOT / "_build" / "html"] if (REPO_ROOT / "_build" / "html").exists() else []
+        )
+        problems = leaks.check_paths(targets, markers=True)
         for p in problems:
             print("LEAK", p)
         print(f"leak check: {len(problems)} problem(s) in {', '.join(map(str, targets))}")

@@ -53,9 +53,23 @@ from autograder.grade_one import TOOK
 FEEDBACK_TIMEOUT = 120  # seconds for the feedback page, on top of the assignment's grading limit
 TOOK_PATTERN = re.escape(TOOK).replace(re.escape("{:.1f}"), r"([\d.]+)")
 
-CSV_FIELDS = ["student", "assignment", "notebook", "status", "auto_score", "auto_max", "manual_max",
-              "needs_manual_grade", "tampered", "tamper_details", "reason", "failed_tests", "passed_tests",
-              "sandbox", "seconds"]
+CSV_FIELDS = [
+    "student",
+    "assignment",
+    "notebook",
+    "status",
+    "auto_score",
+    "auto_max",
+    "manual_max",
+    "needs_manual_grade",
+    "tampered",
+    "tamper_details",
+    "reason",
+    "failed_tests",
+    "passed_tests",
+    "sandbox",
+    "seconds",
+]
 
 
 @dataclass
@@ -63,7 +77,7 @@ class NotebookResult:
     student: str
     assignment: str
     notebook: str
-    status: str = "graded"          # graded | missing | corrupt | timeout | error
+    status: str = "graded"  # graded | missing | corrupt | timeout | error
     auto_score: float = 0.0
     auto_max: float = 0.0
     manual_max: float = 0.0
@@ -73,7 +87,7 @@ class NotebookResult:
     reason: str = ""
     failed_tests: list[str] = field(default_factory=list)
     passed_tests: list[str] = field(default_factory=list)
-    grades: dict = field(default_factory=dict)       # grade_id -> {"auto_score", "max", "manual", "needs_manual"}
+    grades: dict = field(default_factory=dict)  # grade_id -> {"auto_score", "max", "manual", "needs_manual"}
     sandbox: str = ""
     seconds: float = 0.0
 
@@ -88,6 +102,7 @@ class NotebookResult:
 
 # ---------------------------------------------------------------------------------------------- checks
 
+
 def release_notebook(course: Path, assignment: str, notebook: str):
     return nbformat.read(str(Path(course) / "release" / assignment / f"{notebook}.ipynb"), as_version=4)
 
@@ -99,10 +114,18 @@ def graded_cells(nb) -> dict[str, dict]:
         meta = cell.get("metadata", {}).get("nbgrader")
         if not meta or not meta.get("grade_id"):
             continue
-        out.setdefault(meta["grade_id"], {
-            "source": cell.get("source", ""), "cell_type": cell.get("cell_type"),
-            "grade": bool(meta.get("grade")), "solution": bool(meta.get("solution")),
-            "locked": bool(meta.get("locked")), "points": meta.get("points"), "count": 0})
+        out.setdefault(
+            meta["grade_id"],
+            {
+                "source": cell.get("source", ""),
+                "cell_type": cell.get("cell_type"),
+                "grade": bool(meta.get("grade")),
+                "solution": bool(meta.get("solution")),
+                "locked": bool(meta.get("locked")),
+                "points": meta.get("points"),
+                "count": 0,
+            },
+        )
         out[meta["grade_id"]]["count"] += 1
     return out
 
@@ -174,14 +197,16 @@ def artefact_problems(autograded: Path) -> list[str]:
 
 # --------------------------------------------------------------------------------------------- worker
 
+
 def _copy_course_skeleton(course: Path, dest: Path, assignment: str, cell_timeout: int) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     write_config(dest, cell_timeout=cell_timeout)
     shutil.copytree(course / "source" / assignment, dest / "source" / assignment)
 
 
-def _scores_from_gradebook(db_url: str, assignment: str, student: str, notebook: str, release_nb,
-                           res: NotebookResult) -> None:
+def _scores_from_gradebook(
+    db_url: str, assignment: str, student: str, notebook: str, release_nb, res: NotebookResult
+) -> None:
     from nbgrader.api import Gradebook
 
     ref = graded_cells(release_nb)
@@ -190,8 +215,12 @@ def _scores_from_gradebook(db_url: str, assignment: str, student: str, notebook:
         for g in sn.grades:
             r = ref.get(g.name, {})
             manual = bool(r.get("solution")) or r.get("cell_type") == "markdown"
-            res.grades[g.name] = {"auto_score": g.auto_score, "max": float(g.max_score or 0),
-                                  "manual": manual, "needs_manual": bool(g.needs_manual_grade)}
+            res.grades[g.name] = {
+                "auto_score": g.auto_score,
+                "max": float(g.max_score or 0),
+                "manual": manual,
+                "needs_manual": bool(g.needs_manual_grade),
+            }
             if manual:
                 res.manual_max += float(g.max_score or 0)
                 res.needs_manual_grade |= bool(g.needs_manual_grade)
@@ -226,8 +255,9 @@ def run_grade_one(workdir: Path, assignment: str, student: str, env: dict, limit
     returns (log, timed_out). Autograding has ``limit`` seconds, then the process group is killed; once the
     runner has reported that autograding finished, the feedback page gets ``FEEDBACK_TIMEOUT`` more."""
     cmd = [sys.executable, "-m", "autograder.grade_one", assignment, student]
-    proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         out, _ = proc.communicate(timeout=limit)
         return out.decode(errors="replace"), False
@@ -235,7 +265,7 @@ def run_grade_one(workdir: Path, assignment: str, student: str, env: dict, limit
         graded_in_time = re.search(TOOK_PATTERN, (exc.output or b"").decode(errors="replace"))
     if graded_in_time:
         try:
-            out, _ = proc.communicate(timeout=FEEDBACK_TIMEOUT)   # returns everything read since the start
+            out, _ = proc.communicate(timeout=FEEDBACK_TIMEOUT)  # returns everything read since the start
             return out.decode(errors="replace"), False
         except subprocess.TimeoutExpired:
             pass
@@ -244,9 +274,17 @@ def run_grade_one(workdir: Path, assignment: str, student: str, env: dict, limit
     return out.decode(errors="replace"), not graded_in_time
 
 
-def grade_student(course: Path, submitted: Path, student: str, assignment: str, workdir: Path,
-                  cell_timeout: int = CELL_TIMEOUT, notebook_timeout: int = NOTEBOOK_TIMEOUT,
-                  db_snapshot: Path | None = None, sandbox: str = "") -> tuple[list[NotebookResult], Path]:
+def grade_student(
+    course: Path,
+    submitted: Path,
+    student: str,
+    assignment: str,
+    workdir: Path,
+    cell_timeout: int = CELL_TIMEOUT,
+    notebook_timeout: int = NOTEBOOK_TIMEOUT,
+    db_snapshot: Path | None = None,
+    sandbox: str = "",
+) -> tuple[list[NotebookResult], Path]:
     """Grade one student's assignment in a private course copy ``workdir``; returns (results, workdir)."""
     t0 = time.time()
     course, workdir = Path(course), Path(workdir)
@@ -272,7 +310,7 @@ def grade_student(course: Path, submitted: Path, student: str, assignment: str, 
         nb, why = read_notebook(path)
         if nb is None:
             _zero(res, rel, "corrupt", why)
-            path.rename(path.with_suffix(".ipynb.corrupt"))   # nbgrader then scores it zero as missing
+            path.rename(path.with_suffix(".ipynb.corrupt"))  # nbgrader then scores it zero as missing
             continue
         res.tamper_details = tamper_check(nb, rel)
         res.tampered = bool(res.tamper_details)
@@ -282,14 +320,19 @@ def grade_student(course: Path, submitted: Path, student: str, assignment: str, 
         env = nbgrader_env(workdir)
         env["FRLAB_CELL_TIMEOUT"] = str(cell_timeout)
         # the kernel must not see the course copy (gradebook, source with hidden tests)
-        env["FRLAB_SANDBOX_HIDE"] = os.pathsep.join([str(course), str(workdir / "source"),
-                                                     str(workdir / "gradebook.db"), env.get("FRLAB_SANDBOX_HIDE", "")])
+        env["FRLAB_SANDBOX_HIDE"] = os.pathsep.join(
+            [str(course), str(workdir / "source"), str(workdir / "gradebook.db"), env.get("FRLAB_SANDBOX_HIDE", "")]
+        )
         limit = notebook_timeout * len(to_grade)
         log, timed_out = run_grade_one(workdir, assignment, student, env, limit)
         if timed_out:
             for name in to_grade:
-                _zero(results[name], releases[name], "timeout",
-                      f"assignment time limit exceeded ({limit} s): grading stopped")
+                _zero(
+                    results[name],
+                    releases[name],
+                    "timeout",
+                    f"assignment time limit exceeded ({limit} s): grading stopped",
+                )
             to_grade = []
         (workdir / "autograde.log").write_text(log or "")
         notes = []
@@ -302,14 +345,16 @@ def grade_student(course: Path, submitted: Path, student: str, assignment: str, 
         for name in to_grade:
             res = results[name]
             try:
-                _scores_from_gradebook(f"sqlite:///{workdir / 'gradebook.db'}", assignment, student, name,
-                                       releases[name], res)
+                _scores_from_gradebook(
+                    f"sqlite:///{workdir / 'gradebook.db'}", assignment, student, name, releases[name], res
+                )
                 if not (workdir / "autograded" / student / assignment / f"{name}.ipynb").exists():
                     raise RuntimeError("nbgrader wrote no autograded notebook")
-                res.reason = "; ".join(notes + artefact_problems(
-                    workdir / "autograded" / student / assignment / f"{name}.ipynb"))
+                res.reason = "; ".join(
+                    notes + artefact_problems(workdir / "autograded" / student / assignment / f"{name}.ipynb")
+                )
             except Exception as exc:
-                tail = "\n".join(l for l in (log or "").splitlines() if "ERROR" in l)[-500:]
+                tail = "\n".join(line for line in (log or "").splitlines() if "ERROR" in line)[-500:]
                 _zero(res, releases[name], "error", f"autograde failed: {type(exc).__name__}: {exc} {tail}".strip())
     dt = time.time() - t0
     for r in results.values():
@@ -330,7 +375,7 @@ def merge_into_gradebook(course: Path, results: list[NotebookResult], workdir: P
         course = Path(course)
         for sub in ("autograded", "feedback"):
             for res in results:
-                if sub == "feedback" and res.status != "graded":   # no page for a result we zeroed
+                if sub == "feedback" and res.status != "graded":  # no page for a result we zeroed
                     continue
                 src = workdir / sub / res.student / res.assignment
                 dst = course / sub / res.student / res.assignment
@@ -339,7 +384,7 @@ def merge_into_gradebook(course: Path, results: list[NotebookResult], workdir: P
                         shutil.rmtree(dst)
                     shutil.copytree(src, dst)
         with warnings.catch_warnings(), Gradebook(f"sqlite:///{course / 'gradebook.db'}", COURSE_ID) as gb:
-            warnings.simplefilter("ignore")     # SQLAlchemy 2 warnings inside nbgrader's API
+            warnings.simplefilter("ignore")  # SQLAlchemy 2 warnings inside nbgrader's API
             for res in results:
                 gb.update_or_create_student(res.student)
                 gb.update_or_create_submission(res.assignment, res.student)
@@ -360,6 +405,7 @@ def merge_into_gradebook(course: Path, results: list[NotebookResult], workdir: P
 
 # -------------------------------------------------------------------------------------------- driver
 
+
 def students_in(submitted: Path, assignment: str | None = None) -> list[str]:
     out = []
     for d in sorted(Path(submitted).iterdir()):
@@ -377,16 +423,26 @@ def sandbox_mode() -> str:
     if bwrap_works():
         return "bwrap"
     if mode == "bwrap":
-        raise SystemExit("grade_class: bubblewrap is missing or cannot create namespaces (apt-get install "
-                         "bubblewrap); FRLAB_SANDBOX=auto grades without isolation")
+        raise SystemExit(
+            "grade_class: bubblewrap is missing or cannot create namespaces (apt-get install "
+            "bubblewrap); FRLAB_SANDBOX=auto grades without isolation"
+        )
     print("grade_class: WARNING: no sandbox (bwrap unusable): resource limits only", file=sys.stderr)
     return "none"
 
 
-def grade_class(assignments: list[str], submitted: Path, course: Path = COURSE_DIR, jobs: int | None = None,
-                csv_path: Path | None = None, students: list[str] | None = None,
-                cell_timeout: int = CELL_TIMEOUT, notebook_timeout: int = NOTEBOOK_TIMEOUT,
-                keep_workdirs: bool = False, log=print) -> list[NotebookResult]:
+def grade_class(
+    assignments: list[str],
+    submitted: Path,
+    course: Path = COURSE_DIR,
+    jobs: int | None = None,
+    csv_path: Path | None = None,
+    students: list[str] | None = None,
+    cell_timeout: int = CELL_TIMEOUT,
+    notebook_timeout: int = NOTEBOOK_TIMEOUT,
+    keep_workdirs: bool = False,
+    log=print,
+) -> list[NotebookResult]:
     course, submitted = Path(course).resolve(), Path(submitted).resolve()
     if not (course / "gradebook.db").exists():
         raise SystemExit(f"no gradebook in {course}: run `python -m autograder.generate` first")
@@ -400,26 +456,49 @@ def grade_class(assignments: list[str], submitted: Path, course: Path = COURSE_D
     snapshot = tmp / "gradebook.snapshot.db"
     shutil.copy2(course / "gradebook.db", snapshot)
     # an explicitly listed student is graded for an assignment when they submitted it, or submitted nothing
-    tasks = [(s, a) for a in assignments for s in (students or students_in(submitted, a))
-             if not students or (submitted / s / a).exists() or not (submitted / s).exists()]
+    tasks = [
+        (s, a)
+        for a in assignments
+        for s in (students or students_in(submitted, a))
+        if not students or (submitted / s / a).exists() or not (submitted / s).exists()
+    ]
     log(f"grade_class: {len(tasks)} submission(s), {jobs} worker(s), sandbox={sandbox}")
     results: list[NotebookResult] = []
     t0 = time.time()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futs = {pool.submit(grade_student, course, submitted, s, a, tmp / f"{a}--{s}", cell_timeout,
-                            notebook_timeout, snapshot, sandbox): (s, a) for s, a in tasks}
+        futs = {
+            pool.submit(
+                grade_student,
+                course,
+                submitted,
+                s,
+                a,
+                tmp / f"{a}--{s}",
+                cell_timeout,
+                notebook_timeout,
+                snapshot,
+                sandbox,
+            ): (s, a)
+            for s, a in tasks
+        }
         for fut in as_completed(futs):
             s, a = futs[fut]
             try:
                 res, wd = fut.result()
                 merge_into_gradebook(course, res, wd)
             except Exception as exc:  # never crash the batch
-                res = [NotebookResult(s, a, "*", status="error", reason=f"grader error: {type(exc).__name__}: {exc}",
-                                      sandbox=sandbox)]
+                res = [
+                    NotebookResult(
+                        s, a, "*", status="error", reason=f"grader error: {type(exc).__name__}: {exc}", sandbox=sandbox
+                    )
+                ]
             results += res
             for r in res:
-                log(f"  {r.student:32s} {r.notebook:28s} {r.status:8s} {r.auto_score:g}/{r.auto_max:g}"
-                    + (" TAMPERED" if r.tampered else "") + (f" ({r.reason})" if r.reason else ""))
+                log(
+                    f"  {r.student:32s} {r.notebook:28s} {r.status:8s} {r.auto_score:g}/{r.auto_max:g}"
+                    + (" TAMPERED" if r.tampered else "")
+                    + (f" ({r.reason})" if r.reason else "")
+                )
     log(f"grade_class: done in {time.time() - t0:.1f} s")
     if not keep_workdirs:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -452,8 +531,16 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     course = args.course.resolve()
     assignments = args.assignment or sorted(p.name for p in (course / "release").iterdir() if p.is_dir())
-    results = grade_class(assignments, args.submitted or course / "submitted", course, args.jobs,
-                          args.csv or course / "grades.csv", args.student, args.cell_timeout, args.notebook_timeout)
+    results = grade_class(
+        assignments,
+        args.submitted or course / "submitted",
+        course,
+        args.jobs,
+        args.csv or course / "grades.csv",
+        args.student,
+        args.cell_timeout,
+        args.notebook_timeout,
+    )
     print(f"grade_class: CSV -> {args.csv or course / 'grades.csv'}")
     return 0 if all(r.status != "error" or r.notebook != "*" for r in results) else 1
 

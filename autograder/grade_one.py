@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
 
     config = PyFileConfigLoader("nbgrader_config.py", path=os.getcwd()).load_config()
     log = logging.getLogger("frlab.grade_one")
-    log.setLevel(logging.INFO)          # what `nbgrader autograde --log-level=INFO` shows
-    log.propagate = False               # captured by nbgrader's capture_log, printed once below
+    log.setLevel(logging.INFO)  # what `nbgrader autograde --log-level=INFO` shows
+    log.propagate = False  # captured by nbgrader's capture_log, printed once below
     log.addHandler(logging.NullHandler())
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config, log=log)
 

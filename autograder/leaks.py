@@ -6,15 +6,22 @@ What counts as secret, per chapter source ``solutions/partN_*.py``:
 * every distinctive number (>= 1000, at least 3 significant digits, not a power of two or a year) written inside a solution block (``### BEGIN/END SOLUTION``), a hidden-test block
   (``### BEGIN/END HIDDEN TESTS``) or a manually graded answer cell, unless the same number also appears
   in the public part of the source (then it is course material, e.g. a vocabulary size);
-* the explicit answers of :mod:`autograder.answers`;
+* the explicit answers of :data:`autograder.answer_keys.ANSWERS`;
 * hidden-test lines and solution lines (at least :data:`MIN_LINE` characters once whitespace is
   collapsed) that do not also appear in the public part.
 
 Numbers are matched in any common formatting: ``22807552``, ``22,807,552``, ``22 807 552``,
 ``22_807_552``, ``22.807.552``, ``22807552.0``.
 
+Published places (the student notebooks, the built book) are also checked for nbgrader's markers
+(:data:`MARKERS`), and a built site must not contain the ``solutions/`` or ``autograder/`` folders.
+
+This module owns every leak rule: the notebook generator, the book build (``labtools.book``) and the feedback
+check of the self-test all call it.
+
 API: :func:`secrets` (the leak values), :func:`check_paths` (files/folders -> list of problems),
-:func:`check_text`, :func:`scrub` (replace leak values in a string).
+:func:`check_site` (a built book), :func:`check_text`, :func:`has_marker`, :func:`scrub` (replace leak values
+in a string).
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import REPO_ROOT
-from autograder.answers import ANSWERS
+from autograder.answer_keys import ANSWERS
 
 MIN_LINE = 22
 TEXT_SUFFIXES = {".ipynb", ".html", ".htm", ".md", ".py", ".txt", ".js", ".json", ".csv", ".tex", ".rst", ".xml"}
@@ -37,15 +44,31 @@ _NUM_RE = re.compile(r"(?<![\w.])(\d{1,3}(?:[_,]\d{3})+|\d{4,})(?![\w])")
 
 BEGIN_SOL, END_SOL = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HID, END_HID = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+#: nbgrader's markers: never in a published page or a student notebook
+MARKERS = (
+    "BEGIN SOLUTION",
+    "END SOLUTION",
+    "BEGIN HIDDEN TESTS",
+    "END HIDDEN TESTS",
+    "BEGIN MARK SCHEME",
+    "END MARK SCHEME",
+)
+#: instructor folders that must never be built into the book
+PRIVATE_DIRS = ("solutions", "autograder")
+
+
+def has_marker(text: str) -> str | None:
+    """The first nbgrader marker found in ``text``, else ``None``."""
+    return next((m for m in MARKERS if m in text), None)
 
 
 @dataclass
 class Secrets:
-    numbers: dict[int, str] = field(default_factory=dict)        # value -> origin
-    lines: dict[str, str] = field(default_factory=dict)          # normalized line -> origin
-    hidden_lines: set[str] = field(default_factory=set)          # normalized hidden-test lines
+    numbers: dict[int, str] = field(default_factory=dict)  # value -> origin
+    lines: dict[str, str] = field(default_factory=dict)  # normalized line -> origin
+    hidden_lines: set[str] = field(default_factory=set)  # normalized hidden-test lines
 
-    def merge(self, other: "Secrets") -> None:
+    def merge(self, other: Secrets) -> None:
         self.numbers.update(other.numbers)
         self.lines.update(other.lines)
         self.hidden_lines |= other.hidden_lines
@@ -77,7 +100,7 @@ def split_regions(source: str) -> tuple[list[str], list[str], list[str]]:
 def distinctive(v: int) -> bool:
     """A number worth checking: >= 1000 with at least 3 significant digits, not a power of two, not a year
     (1600, 2000, 4096, 2024 are everywhere: hyper-parameters, JavaScript, copyright lines)."""
-    return (v >= 1000 and len(str(v).rstrip("0")) >= 3 and v & (v - 1) != 0 and not 1900 <= v <= 2100)
+    return v >= 1000 and len(str(v).rstrip("0")) >= 3 and v & (v - 1) != 0 and not 1900 <= v <= 2100
 
 
 def _numbers(text: str, only_distinctive: bool = True) -> set[int]:
@@ -96,7 +119,7 @@ def secrets_of_notebook(nb, origin: str) -> Secrets:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         src = cell.source
         if cell.cell_type == "markdown" and meta.get("solution"):
-            secret_text.append(src)           # a manually graded answer: the whole cell is the answer
+            secret_text.append(src)  # a manually graded answer: the whole cell is the answer
             sol_lines += src.splitlines()
             continue
         pub, sol, hid = split_regions(src)
@@ -122,7 +145,7 @@ def secrets_of_notebook(nb, origin: str) -> Secrets:
 
 @functools.lru_cache(maxsize=4)
 def _secrets_cached(key: tuple) -> Secrets:
-    from frlab.notebook_exec import read_source
+    from autograder.chapters import read_source
 
     total = Secrets()
     for p, _mtime in key:
@@ -137,14 +160,16 @@ def _secrets_cached(key: tuple) -> Secrets:
 def secrets(sources: list[Path] | None = None) -> Secrets:
     """Leak values of every chapter source (default ``solutions/part*.py``)."""
     if sources is None:
-        sources = sorted((REPO_ROOT / "solutions").glob("part*.py"))
+        from autograder.chapters import chapter_sources
+
+        sources = chapter_sources()
     return _secrets_cached(tuple((str(p), Path(p).stat().st_mtime) for p in sources))
 
 
 def number_pattern(value: int) -> re.Pattern:
     digits = str(value)
     head = len(digits) % 3 or 3
-    groups = [digits[:head]] + [digits[i:i + 3] for i in range(head, len(digits), 3)]
+    groups = [digits[:head]] + [digits[i : i + 3] for i in range(head, len(digits), 3)]
     body = SEP.join(groups)
     return re.compile(r"(?<![\d])" + body + r"(?![\d])(?![,_]\d)")
 
@@ -216,11 +241,11 @@ def iter_files(paths):
             yield p
 
 
-def check_paths(paths, sources: list[Path] | None = None) -> list[str]:
+def check_paths(paths, sources: list[Path] | None = None, *, markers: bool = False) -> list[str]:
     """Leak problems in the given files/folders (``.ipynb``, ``.html``, ``.md`` ... recursively).
 
-    Returns a list of human-readable problems; empty means clean. The book build calls this on
-    ``_build/html``; ``python -m autograder.generate`` on ``notebooks/``.
+    Returns a list of human-readable problems; empty means clean. ``markers``: also report nbgrader's markers
+    (published places: ``python -m autograder.generate`` on ``notebooks/``, the book build on ``_build/html``).
     """
     sec = secrets(sources)
     problems = []
@@ -232,6 +257,8 @@ def check_paths(paths, sources: list[Path] | None = None) -> list[str]:
             raw = f.read_text(encoding="utf-8", errors="replace")
             texts = [raw, html_text(raw)] if suffix in {".html", ".htm", ".xml", ".js"} else [raw]
         seen = set()
+        if markers and any(has_marker(t) for t in texts):
+            problems.append(f"{f}: nbgrader marker {next(filter(None, map(has_marker, texts)))!r}")
         for t in texts:
             for prob in check_text(t, sec, str(f)):
                 if prob not in seen:
@@ -240,11 +267,23 @@ def check_paths(paths, sources: list[Path] | None = None) -> list[str]:
     return problems
 
 
+def check_site(site: Path, sources: list[Path] | None = None) -> list[str]:
+    """Leak problems of a built book: private folders built into it, markers, secret values and lines."""
+    site = Path(site)
+    if not site.is_dir():
+        return [f"no built site at {site}"]
+    problems = [
+        f"{d}/ was built into the site" for d in PRIVATE_DIRS if (site / d).exists() or (site / "_sources" / d).exists()
+    ]
+    return problems + check_paths([site], sources, markers=True)
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    paths = argv or [str(REPO_ROOT / "notebooks")] + ([str(REPO_ROOT / "_build" / "html")]
-                                                     if (REPO_ROOT / "_build" / "html").exists() else [])
-    problems = check_paths(paths)
+    paths = argv or [str(REPO_ROOT / "notebooks")] + (
+        [str(REPO_ROOT / "_build" / "html")] if (REPO_ROOT / "_build" / "html").exists() else []
+    )
+    problems = check_paths(paths, markers=True)
     for p in problems:
         print("LEAK", p)
     print(f"leak check: {len(problems)} problem(s) in {', '.join(paths)}")

@@ -26,12 +26,15 @@ def _is_grade(cell) -> bool:
 
 
 class DropGradeCellStderr(Preprocessor):
-    enabled = Bool(True)      # nbconvert preprocessors are disabled unless told otherwise
+    enabled = Bool(True)  # nbconvert preprocessors are disabled unless told otherwise
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "code" and _is_grade(cell):
-            cell.outputs = [o for o in cell.get("outputs", [])
-                            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+            cell.outputs = [
+                o
+                for o in cell.get("outputs", [])
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
         return cell, resources
 
 
@@ -57,8 +60,9 @@ class HideHiddenTests(Preprocessor):
                     evalue = leaks.scrub(str(out.get("evalue", "")), sec)
                     shows_secret = any(h in tb for h in hidden) or any(s in tb for s in secret_lines)
                     if shows_secret:
-                        out["traceback"] = [f"{out.get('ename', 'Error')}: {self.message}"
-                                            + (f" -- {evalue}" if evalue else "")]
+                        out["traceback"] = [
+                            f"{out.get('ename', 'Error')}: {self.message}" + (f" -- {evalue}" if evalue else "")
+                        ]
                     else:
                         out["traceback"] = [leaks.scrub(t, sec) for t in out.get("traceback", [])]
                     out["evalue"] = evalue
@@ -95,15 +99,21 @@ def _robust_execute_class():
             if cell.cell_type != "code":
                 return cell, resources
             if self._frlab_dead_at is not None:
-                cell.outputs = [_error_output("KernelDied", "not run: the kernel died in an earlier cell "
-                                              f"(cell {self._frlab_dead_at})")]
+                cell.outputs = [
+                    _error_output(
+                        "KernelDied", f"not run: the kernel died in an earlier cell (cell {self._frlab_dead_at})"
+                    )
+                ]
                 return cell, resources
             try:
                 return super().preprocess_cell(cell, resources, index)
             except DeadKernelError:
                 self._frlab_dead_at = index
-                cell.outputs.append(_error_output(
-                    "KernelDied", "the kernel died while running this cell (crash, memory or CPU-time limit)"))
+                cell.outputs.append(
+                    _error_output(
+                        "KernelDied", "the kernel died while running this cell (crash, memory or CPU-time limit)"
+                    )
+                )
                 self.log.warning("kernel died in cell %s: the remaining cells are not run", index)
                 return cell, resources
 

@@ -48,9 +48,25 @@ def bwrap_works() -> bool:
     if not bwrap:
         return False
     try:
-        r = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
-                            "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "true"],
-                           capture_output=True, timeout=20)
+        r = subprocess.run(
+            [
+                bwrap,
+                "--unshare-all",
+                "--die-with-parent",
+                "--ro-bind",
+                "/",
+                "/",
+                "--dev",
+                "/dev",
+                "--proc",
+                "/proc",
+                "--tmpfs",
+                "/tmp",
+                "true",
+            ],
+            capture_output=True,
+            timeout=20,
+        )
         return r.returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
@@ -83,23 +99,38 @@ def limits_prefix() -> list[str]:
 def bwrap_command(cmd: list[str], cwd: str) -> list[str]:
     cwd = os.path.realpath(cwd)
     conn = _connection_file(cmd)
-    args = [shutil.which("bwrap"), "--unshare-all", "--die-with-parent",
-            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--size", str(1024 * 1024 * 1024), "--tmpfs", "/tmp"]
+    args = [
+        shutil.which("bwrap"),
+        "--unshare-all",
+        "--die-with-parent",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--size",
+        str(1024 * 1024 * 1024),
+        "--tmpfs",
+        "/tmp",
+    ]
     # a checkout (and its .venv) that lies under /tmp would vanish under the private /tmp: show it read-only
     tmp_real = os.path.realpath("/tmp")
     for keep in (REPO, os.path.dirname(os.path.dirname(os.path.abspath(cmd[0])))):
         real = os.path.realpath(keep)
         if real.startswith(tmp_real + os.sep):
             args += ["--ro-bind", real, real]
-    for p in hidden_paths():       # mounted over by the writable binds below when they lie inside
+    for p in hidden_paths():  # mounted over by the writable binds below when they lie inside
         args += ["--tmpfs", p]
     writable = [cwd]
     if conn:
         cdir = os.path.dirname(os.path.realpath(conn))
         if cdir in ("/", "/tmp", os.path.realpath("/tmp"), os.path.expanduser("~")):
-            raise SystemExit(f"sandbox: the kernel connection file lies in the shared folder {cdir}; "
-                             "run the grader with a private TMPDIR/JUPYTER_RUNTIME_DIR (see autograder/course.py)")
+            raise SystemExit(
+                f"sandbox: the kernel connection file lies in the shared folder {cdir}; "
+                "run the grader with a private TMPDIR/JUPYTER_RUNTIME_DIR (see autograder/course.py)"
+            )
         writable.append(cdir)
     for w in writable:
         args += ["--bind", w, w]
@@ -119,14 +150,33 @@ def bwrap_command(cmd: list[str], cwd: str) -> list[str]:
                 complete = sub != "base-model" or os.path.isfile(os.path.join(src, "model.pt"))
                 if os.path.isdir(src) and complete:
                     args += ["--ro-bind", src, f"/tmp/frlab-work/{prof}/{sub}"]
-    args += ["--chdir", cwd,
-             "--setenv", "MPLCONFIGDIR", "/tmp/mpl", "--setenv", "HF_HOME", "/tmp/hf",
-             "--setenv", "FRLAB_WORK", "/tmp/frlab-work", "--setenv", "TMPDIR", "/tmp",
-             "--setenv", "IPYTHONDIR", "/tmp/ipython", "--setenv", "FRLAB_SANDBOXED", "bwrap",
-             # ipykernel's parent poller would see the pid-namespace init as its parent and exit;
-             # --die-with-parent already ties the kernel to the grader
-             "--unsetenv", "JPY_PARENT_PID",
-             "--"]
+    args += [
+        "--chdir",
+        cwd,
+        "--setenv",
+        "MPLCONFIGDIR",
+        "/tmp/mpl",
+        "--setenv",
+        "HF_HOME",
+        "/tmp/hf",
+        "--setenv",
+        "FRLAB_WORK",
+        "/tmp/frlab-work",
+        "--setenv",
+        "TMPDIR",
+        "/tmp",
+        "--setenv",
+        "IPYTHONDIR",
+        "/tmp/ipython",
+        "--setenv",
+        "FRLAB_SANDBOXED",
+        "bwrap",
+        # ipykernel's parent poller would see the pid-namespace init as its parent and exit;
+        # --die-with-parent already ties the kernel to the grader
+        "--unsetenv",
+        "JPY_PARENT_PID",
+        "--",
+    ]
     return args + cmd
 
 
@@ -136,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         print("bwrap" if bwrap_works() else "none")
         return 0
     if "--" in argv:
-        argv = argv[argv.index("--") + 1:]
+        argv = argv[argv.index("--") + 1 :]
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2
@@ -145,12 +195,17 @@ def main(argv: list[str] | None = None) -> int:
         if bwrap_works():
             full = limits_prefix() + bwrap_command(argv, os.getcwd())
         elif mode == "bwrap":
-            print("sandbox: bubblewrap (bwrap) is missing or cannot create namespaces here; install the "
-                  "'bubblewrap' package or set FRLAB_SANDBOX=auto/none to grade WITHOUT isolation", file=sys.stderr)
+            print(
+                "sandbox: bubblewrap (bwrap) is missing or cannot create namespaces here; install the "
+                "'bubblewrap' package or set FRLAB_SANDBOX=auto/none to grade WITHOUT isolation",
+                file=sys.stderr,
+            )
             return 3
         else:
-            print("sandbox: WARNING bwrap unusable: grading with resource limits only (no network/"
-                  "filesystem isolation)", file=sys.stderr)
+            print(
+                "sandbox: WARNING bwrap unusable: grading with resource limits only (no network/filesystem isolation)",
+                file=sys.stderr,
+            )
             full = limits_prefix() + argv
     else:
         full = limits_prefix() + argv

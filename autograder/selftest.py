@@ -25,15 +25,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder import AUTOGRADER_DIR, REPO_ROOT, leaks
+from autograder import AUTOGRADER_DIR, leaks
 from autograder.corpus_spec import EXPECTED, SUBMITTED_DIR, build
 from autograder.generate import NOTEBOOKS_DIR, generate
 
 RUNS = AUTOGRADER_DIR / "runs" / "selftest"
 
 #: selftest limits: small enough to keep CI short, large enough for the smoke profile on 2 busy cores
-SELFTEST_ENV = {"FRLAB_CELL_TIMEOUT": "120", "FRLAB_SANDBOX_MEM_MB": "4096", "FRLAB_SANDBOX_CPU_S": "600",
-                "FRLAB_PROFILE": "smoke"}
+SELFTEST_ENV = {
+    "FRLAB_CELL_TIMEOUT": "120",
+    "FRLAB_SANDBOX_MEM_MB": "4096",
+    "FRLAB_SANDBOX_CPU_S": "600",
+    "FRLAB_PROFILE": "smoke",
+}
 
 
 def _same_tree(a: Path, b: Path) -> list[str]:
@@ -93,8 +97,9 @@ def compare(results, expected: dict) -> list[str]:
         if sorted(r.passed_tests) != exp["passed"]:
             problems.append(f"{student}: passed {sorted(r.passed_tests)}, expected {exp['passed']}")
         if abs(r.auto_score - exp["auto_score"]) > 1e-9 or abs(r.auto_max - exp["auto_max"]) > 1e-9:
-            problems.append(f"{student}: score {r.auto_score:g}/{r.auto_max:g}, expected "
-                            f"{exp['auto_score']:g}/{exp['auto_max']:g}")
+            problems.append(
+                f"{student}: score {r.auto_score:g}/{r.auto_max:g}, expected {exp['auto_score']:g}/{exp['auto_max']:g}"
+            )
         for f in exp.get("forbidden", []):
             if os.path.exists(f):
                 problems.append(f"{student}: wrote outside its folder: {f} exists")
@@ -130,7 +135,9 @@ def check_feedback(course: Path, submitted: Path, expected: dict) -> tuple[list[
             pages += 1
             own = submitted / student / exp["assignment"] / f"{exp['notebook']}.ipynb"
             own_text = leaks.notebook_text(own) if own.exists() else ""
-            own_text += "\n" + _own_outputs(course / "autograded" / student / exp["assignment"] / f"{exp['notebook']}.ipynb")
+            own_text += "\n" + _own_outputs(
+                course / "autograded" / student / exp["assignment"] / f"{exp['notebook']}.ipynb"
+            )
             raw = page.read_text(encoding="utf-8", errors="replace")
             for text in (raw, leaks.html_text(raw)):
                 for line in sec.hidden_lines:
@@ -143,8 +150,7 @@ def check_feedback(course: Path, submitted: Path, expected: dict) -> tuple[list[
     return sorted(set(problems)), pages
 
 
-def run(jobs: int | None = None, only: list[str] | None = None, students: list[str] | None = None,
-        log=print) -> dict:
+def run(jobs: int | None = None, only: list[str] | None = None, students: list[str] | None = None, log=print) -> dict:
     from autograder.grade_class import grade_class
 
     os.environ.update({k: os.environ.get(k, v) for k, v in SELFTEST_ENV.items()})
@@ -160,7 +166,6 @@ def run(jobs: int | None = None, only: list[str] | None = None, students: list[s
         for f in e.get("forbidden", []):
             if os.path.exists(f):
                 os.remove(f)
-    assignments = sorted({e["assignment"] for e in expected.values()})
     t1 = time.time()
     # submissions with their own limits (e.g. a short per-notebook time limit) are graded in their own batch
     groups: dict[int | None, list[str]] = {}
@@ -171,8 +176,9 @@ def run(jobs: int | None = None, only: list[str] | None = None, students: list[s
         kw = {"notebook_timeout": nb_timeout} if nb_timeout else {}
         kw["cell_timeout"] = int(os.environ["FRLAB_CELL_TIMEOUT"])
         group_assignments = sorted({expected[s]["assignment"] for s in group})
-        results += grade_class(group_assignments, SUBMITTED_DIR, course, jobs=jobs, students=sorted(group),
-                               log=log, **kw)
+        results += grade_class(
+            group_assignments, SUBMITTED_DIR, course, jobs=jobs, students=sorted(group), log=log, **kw
+        )
     from autograder.grade_class import write_csv
 
     results.sort(key=lambda r: (r.assignment, r.student, r.notebook))
@@ -180,11 +186,18 @@ def run(jobs: int | None = None, only: list[str] | None = None, students: list[s
     t_grade = time.time() - t1
     misgrades = compare(results, expected)
     fb_problems, pages = check_feedback(course, SUBMITTED_DIR, expected)
-    report = {"submissions": len(expected), "misgrades": misgrades, "stale": stale,
-              "feedback_leaks": fb_problems, "feedback_pages": pages,
-              "seconds_generate": round(t_gen, 1), "seconds_grade": round(t_grade, 1),
-              "jobs": jobs or os.cpu_count(), "sandbox": results[0].sandbox if results else "",
-              "ok": not (misgrades or stale or fb_problems)}
+    report = {
+        "submissions": len(expected),
+        "misgrades": misgrades,
+        "stale": stale,
+        "feedback_leaks": fb_problems,
+        "feedback_pages": pages,
+        "seconds_generate": round(t_gen, 1),
+        "seconds_grade": round(t_grade, 1),
+        "jobs": jobs or os.cpu_count(),
+        "sandbox": results[0].sandbox if results else "",
+        "ok": not (misgrades or stale or fb_problems),
+    }
     RUNS.mkdir(parents=True, exist_ok=True)
     (RUNS / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     return report
@@ -200,10 +213,12 @@ def main(argv=None) -> int:
     for k in ("stale", "misgrades", "feedback_leaks"):
         for p in rep[k]:
             print(f"{k.upper()}: {p}")
-    print(f"selftest: {rep['submissions']} submission(s), {len(rep['misgrades'])} mis-grade(s), "
-          f"{len(rep['feedback_leaks'])} feedback leak(s) in {rep['feedback_pages']} page(s), "
-          f"{len(rep['stale'])} stale; grading {rep['seconds_grade']} s with {rep['jobs']} worker(s), "
-          f"sandbox={rep['sandbox']}")
+    print(
+        f"selftest: {rep['submissions']} submission(s), {len(rep['misgrades'])} mis-grade(s), "
+        f"{len(rep['feedback_leaks'])} feedback leak(s) in {rep['feedback_pages']} page(s), "
+        f"{len(rep['stale'])} stale; grading {rep['seconds_grade']} s with {rep['jobs']} worker(s), "
+        f"sandbox={rep['sandbox']}"
+    )
     return 0 if rep["ok"] else 1
 
 

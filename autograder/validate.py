@@ -23,8 +23,14 @@ PASS = "Success! Your notebook passes all the tests."
 INVERT_PASS = "Success! The notebook does not pass any tests."
 
 
-def validate_notebook(notebook: Path, *, invert: bool = False, artefacts: Path | None = None,
-                      course: Path = COURSE_DIR, timeout: float = 1200) -> tuple[bool, str]:
+def validate_notebook(
+    notebook: Path,
+    *,
+    invert: bool = False,
+    artefacts: Path | None = None,
+    course: Path = COURSE_DIR,
+    timeout: float = 1200,
+) -> tuple[bool, str]:
     """(ok, nbgrader's output) for one notebook, validated in a scratch folder."""
     tmp = Path(tempfile.mkdtemp(prefix="frlab-validate-"))
     try:
@@ -47,8 +53,14 @@ def validate_assignment(name: str, course: Path = COURSE_DIR) -> dict:
     ref = REFERENCE_DIR / name
     ok_sol, out_sol = validate_notebook(src, artefacts=ref, course=course)
     ok_inv, out_inv = validate_notebook(student, invert=True, artefacts=ref, course=course)
-    return {"assignment": name, "solution_passes": ok_sol, "student_fails_all": ok_inv,
-            "reference_artefacts": ref.exists(), "solution_output": out_sol[-3000:], "invert_output": out_inv[-3000:]}
+    return {
+        "assignment": name,
+        "solution_passes": ok_sol,
+        "student_fails_all": ok_inv,
+        "reference_artefacts": ref.exists(),
+        "solution_output": out_sol[-3000:],
+        "invert_output": out_inv[-3000:],
+    }
 
 
 def validate_all(only: list[str] | None = None, course: Path = COURSE_DIR, jobs: int = 2, log=print) -> bool:
@@ -59,9 +71,11 @@ def validate_all(only: list[str] | None = None, course: Path = COURSE_DIR, jobs:
     for r in results:
         good = r["solution_passes"] and r["student_fails_all"]
         ok &= good
-        log(f"validate {r['assignment']}: solution {'passes' if r['solution_passes'] else 'FAILS'}, "
+        log(
+            f"validate {r['assignment']}: solution {'passes' if r['solution_passes'] else 'FAILS'}, "
             f"student version {'fails every test' if r['student_fails_all'] else 'PASSES SOME TEST'}"
-            + ("" if r["reference_artefacts"] else " (no reference artefacts)"))
+            + ("" if r["reference_artefacts"] else " (no reference artefacts)")
+        )
         if not good:
             log(r["solution_output"] if not r["solution_passes"] else r["invert_output"])
     return ok
@@ -73,9 +87,11 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", "-j", type=int, default=2)
     args = ap.parse_args(argv)
     if not (COURSE_DIR / "gradebook.db").exists():
-        from autograder.generate import generate
-
-        generate(only=args.only)
+        print(
+            f"validate: no course in {COURSE_DIR}: run `python -m autograder.generate --validate` (make notebooks)",
+            file=sys.stderr,
+        )
+        return 2
     return 0 if validate_all(args.only, jobs=args.jobs) else 1
 
 

@@ -23,11 +23,11 @@ import hashlib
 import json
 import os
 import shutil
+import tarfile
 import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,7 +140,9 @@ def extract_atomically(asset: Asset, archive: Path, target: Path) -> Path:
                 with tarfile.open(archive) as tf:
                     tf.extractall(tmp, filter="data")
             else:
-                raise AssetError(f"asset {asset.name!r}: {archive} is neither a zip nor a tar archive (corrupt or truncated?)")
+                raise AssetError(
+                    f"asset {asset.name!r}: {archive} is neither a zip nor a tar archive (corrupt or truncated?)"
+                )
         except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
             raise AssetError(
                 f"asset {asset.name!r}: cannot extract {archive} ({exc}); the archive is corrupt or "
@@ -183,8 +185,9 @@ def copy_atomically(asset: Asset, source: Path, target: Path) -> Path:
 
 
 # --------------------------------------------------------------------------- download
-def download(url: str, dest: Path, *, expected_sha256: str | None = None, progress: bool = True,
-             timeout: float = 60) -> Path:
+def download(
+    url: str, dest: Path, *, expected_sha256: str | None = None, progress: bool = True, timeout: float = 60
+) -> Path:
     """Download ``url`` to ``dest``, resuming a ``dest.part`` left by an earlier try."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -215,8 +218,9 @@ def download(url: str, dest: Path, *, expected_sha256: str | None = None, progre
         if got != expected_sha256:
             aside = dest.with_name(dest.name + ".corrupt")
             os.replace(part, aside)
-            raise ChecksumError(f"download of {url} is corrupt (sha256 {got[:16]}…, expected "
-                                f"{expected_sha256[:16]}…); kept as {aside}")
+            raise ChecksumError(
+                f"download of {url} is corrupt (sha256 {got[:16]}…, expected {expected_sha256[:16]}…); kept as {aside}"
+            )
     os.replace(part, dest)
     return dest
 
@@ -230,8 +234,15 @@ def asset_dir(name: str, cache: Path | None = None) -> Path:
     return Path(cache or cache_dir()) / name
 
 
-def fetch(name: str, *, cache: Path | str | None = None, mirror: str | Path | None = None,
-          manifest: dict[str, Asset] | None = None, allow_network: bool = True, progress: bool = True) -> Path:
+def fetch(
+    name: str,
+    *,
+    cache: Path | str | None = None,
+    mirror: str | Path | None = None,
+    manifest: dict[str, Asset] | None = None,
+    allow_network: bool = True,
+    progress: bool = True,
+) -> Path:
     """Return a local folder holding the verified files of asset ``name``.
 
     ``mirror`` defaults to ``$FRLAB_MIRROR``; ``cache`` to :func:`frlab.paths.cache_dir`.
@@ -326,11 +337,3 @@ def _fetch_from_hub(asset: Asset, target: Path) -> Path:
         raise ChecksumError(f"asset {asset.name!r} from the Hub: {'; '.join(problems)}")
     (path / COMPLETE_MARKER).write_text(asset.name + "\n")
     return path
-
-
-def describe_all() -> str:
-    """A table of every asset, for the README and the book."""
-    rows = ["| asset | what | source | files |", "|---|---|---|---|"]
-    for a in load_manifest().values():
-        rows.append(f"| `{a.name}` | {a.description} | {', '.join(a.urls)} | {', '.join(a.files)} |")
-    return "\n".join(rows)

@@ -29,11 +29,6 @@ def is_grading() -> bool:
     return bool(os.environ.get(ENV_VAR))
 
 
-def grading_mode() -> str:
-    """``"autograde"``, ``"validate"`` or ``""`` (not grading)."""
-    return os.environ.get(ENV_VAR, "")
-
-
 def submission_dir() -> Path:
     """The folder of the notebook being run: nbgrader (and Jupyter) start the kernel there."""
     return Path.cwd()
@@ -72,10 +67,3 @@ def save_json_artefact(relpath: str | os.PathLike, data) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return p
-
-
-def strict_int(value, name: str = "value") -> int:
-    """``value`` if it is a plain ``int`` (not bool, not a subclass, not float/numpy/tensor); else AssertionError."""
-    if type(value) is not int:
-        raise AssertionError(f"{name} must be a plain int, got {type(value).__name__}")
-    return value

@@ -34,4 +34,4 @@ def results_dir() -> Path:
 
 def fairseq_user_dir() -> Path:
     """Directory to pass as ``--user-dir`` to fairseq command-line tools."""
-    return PACKAGE_DIR / "fairseq_plugin"
+    return PACKAGE_DIR / "fairseq" / "frlab_plugin"

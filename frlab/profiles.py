@@ -7,10 +7,16 @@
 
 Select with the environment variable ``FRLAB_PROFILE`` (or pass ``name=``).
 Without it: ``full`` when a CUDA GPU is visible, else ``smoke``.
+
+The environment is read in one place, :func:`current`. An entry point resolves the profile once — a notebook
+with ``PROFILE = profiles.banner()``, a command line with ``--profile`` — and passes the :class:`Profile` down;
+library functions take ``profile`` (a :class:`Profile`, a name, or ``None`` for the active one) and normalise it
+with :func:`resolve`. :func:`banner` makes its profile the active one of the process.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 from dataclasses import dataclass
@@ -23,6 +29,7 @@ class ProfileError(ValueError):
     pass
 
 
+@functools.lru_cache(maxsize=1)
 def _cuda_available() -> bool:
     try:
         import torch
@@ -57,8 +64,12 @@ class Profile:
         return f"frlab profile: {self.name} | device: {dev}"
 
 
+_ACTIVE: Profile | None = None
+
+
 def current(name: str | None = None) -> Profile:
-    """The active profile; raises :class:`ProfileError` on an unknown name."""
+    """The profile named ``name``, else ``FRLAB_PROFILE``, else the default; :class:`ProfileError` on an unknown
+    name. The only function that reads the environment."""
     name = name or os.environ.get(ENV_VAR) or ("full" if _cuda_available() else "smoke")
     name = name.strip().lower()
     if name not in PROFILES:
@@ -67,8 +78,26 @@ def current(name: str | None = None) -> Profile:
     return Profile(name=name, device=device)
 
 
+def activate(profile: Profile | None) -> Profile | None:
+    """Make ``profile`` the process's active profile (``None``: forget it, the next use resolves again)."""
+    global _ACTIVE
+    _ACTIVE = profile
+    return profile
+
+
+def resolve(profile: Profile | str | None = None) -> Profile:
+    """``profile`` as a :class:`Profile`: itself, the one of that name, or (``None``) the active one."""
+    if isinstance(profile, Profile):
+        return profile
+    if profile is not None:
+        return current(profile)
+    if _ACTIVE is None or os.environ.get(ENV_VAR, _ACTIVE.name).strip().lower() != _ACTIVE.name:
+        return current()  # nothing activated, or the environment was changed since (tests, scripts)
+    return _ACTIVE
+
+
 def banner(name: str | None = None) -> Profile:
-    """Print and return the active profile; every notebook calls this first."""
-    prof = current(name)
+    """Resolve the profile once, make it the active one, print it and return it; every notebook calls this first."""
+    prof = activate(current(name))
     print(prof.describe())
     return prof

@@ -109,7 +109,7 @@ assert n_trainable == 22829056, "convention (B) count is wrong"
 
 # %% nbgrader={"grade": true, "grade_id": "test_count_function_general", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 # Your formula must hold for other sizes too: it is compared with real fairseq models built from config.
-from frlab.fairseq_models import build_roberta, make_dictionary
+from frlab.fairseq.models import build_roberta, make_dictionary
 
 
 def _reference_count(V_, T_, d_, ff_, L_, full):
@@ -129,12 +129,12 @@ for cfg in [(1_000, 64, 32, 48, 2), (5_005, 128, 64, 256, 3)]:
 # %% [markdown]
 # ## 2. Check on the real model
 #
-# `frlab.fairseq_models.build_roberta()` builds the fairseq model from its configuration with random weights
+# `frlab.fairseq.models.build_roberta()` builds the fairseq model from its configuration with random weights
 # (the `roberta_small` architecture is registered by the lab's fairseq plugin). Counting is then one line of
 # PyTorch — but you must decide which tensors belong to which convention.
 
 # %% tags=["book"]
-from frlab.fairseq_models import build_roberta, make_dictionary
+from frlab.fairseq.models import build_roberta, make_dictionary
 
 model = build_roberta(make_dictionary(V - 5), arch="roberta_small", max_positions=T)
 encoder = model.encoder.sentence_encoder        # the LM head lives in model.encoder.lm_head
@@ -181,7 +181,7 @@ assert measured_trainable == n_trainable, "the model count and your analytic cou
 # vocabulary: with $d = 512$, a 32k-row embedding dwarfs four transformer layers.
 
 # %% tags=["book"]
-from frlab.param_tables import by_module, parameter_table, plot_shares
+from frlab.fairseq.params import by_module, parameter_table, plot_shares
 
 per_module = by_module(parameter_table(encoder))
 ax = plot_shares(per_module, title="RoBERTa_small_fr encoder: share of parameters per module")

@@ -8,7 +8,7 @@
 # Two things stand between a fairseq checkpoint and `transformers`:
 #
 # 1. **The weights.** `transformers` no longer ships a fairseq → RoBERTa converter (and the old script does not
-#    read fairseq 0.12 checkpoints). The lab's converter `frlab.fairseq_to_hf` maps every tensor by name, derives
+#    read fairseq 0.12 checkpoints). The lab's converter `frlab.hf.convert` maps every tensor by name, derives
 #    the `RobertaConfig` from the fairseq arguments and **fails if a single tensor is left unmapped** — a
 #    silently random-initialised weight is the classic conversion bug.
 # 2. **The tokenizer.** fairseq encodes a review in two steps: sentencepiece splits it into pieces, then the
@@ -26,7 +26,7 @@ PROFILE = profiles.banner()
 # %% [markdown]
 # ## 1. From fairseq to Hugging Face
 #
-# The base model of this profile is the one Part 2 fine-tuned (`frlab.pretrain.base_model_dir`). The converter
+# The base model of this profile is the one Part 2 fine-tuned (`frlab.fairseq.pretrain.base_model_dir`). The converter
 # writes a `save_pretrained` folder (config, weights, `tokenizer.json`) and a `conversion_report.json` that
 # lists where every Hugging Face tensor came from.
 #
@@ -46,8 +46,10 @@ PROFILE = profiles.banner()
 # %% tags=["book"]
 import json
 
-from frlab import fairseq_to_hf, hf_finetune
-from frlab.pretrain import base_model_dir
+from frlab import plausibility
+from frlab.fairseq.pretrain import base_model_dir
+from frlab.hf import convert as fairseq_to_hf
+from frlab.hf import finetune as hf_finetune
 
 fairseq_dir = base_model_dir()                     # model.pt, dict.txt, sentencepiece.bpe.model
 work = hf_finetune.part3_dir()
@@ -86,7 +88,7 @@ assert isinstance(m0, dict) and len(m0) == 16, "16 entries: 8 modules x (weight,
 assert all(k.startswith("roberta.encoder.layer.0.") for k in m0), "keys are Hugging Face names of layer 0"
 assert all(v.startswith("encoder.sentence_encoder.layers.0.") for v in m0.values()), "values are fairseq names"
 ### BEGIN HIDDEN TESTS
-from frlab.fairseq_to_hf import _layer_map
+from frlab.hf.convert import _layer_map
 
 for _i in (0, 3):
     assert layer_mapping(_i) == _layer_map(_i), f"layer {_i}: wrong mapping"
@@ -105,7 +107,7 @@ for _i in (0, 3):
 import torch
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-from frlab.fairseq_models import load_roberta_hub
+from frlab.fairseq.models import load_roberta_hub
 
 tokenizer = AutoTokenizer.from_pretrained(model_dir)
 if report_path.exists():
@@ -244,7 +246,6 @@ import os
 import time
 
 from transformers import AutoModelForSequenceClassification, Trainer
-
 from transformers.utils import logging as hf_logging
 
 from frlab import grading
@@ -257,7 +258,7 @@ if grading.is_grading():
 else:
     torch.set_num_threads(HP["threads"] or torch.get_num_threads())
     for seed in HP["seeds"]:
-        run_dir = runs_dir / hf_finetune.run_name(seed)
+        run_dir = runs_dir / hf_finetune.run_name("pretrained", seed)
         args = hf_finetune.training_arguments(run_dir, seed, HP)
         if hf_finetune.run_is_finished(run_dir, args, model_dir):
             print(f"[{run_dir.name}] finished run found: loaded, not retrained")
@@ -313,8 +314,8 @@ assert abs(hf_mean - _m) < 1e-6 and abs(hf_std - _s) < 1e-6
 # reference runs with the CPU model (`cpu`); smoke runs are not judged.
 
 # %% nbgrader={"grade": true, "grade_id": "test_hf_plausible", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-_profile = hf_finetune.runs_profile(runs)
-_problems = hf_finetune.plausibility_problems(hf_mean, _profile)
+_profile = plausibility.runs_profile(runs)
+_problems = plausibility.hf_problems(hf_mean, _profile)
 print(f"runs made with the {_profile} profile:", "plausible" if not _problems else "; ".join(_problems))
 assert not _problems, "\n".join(_problems)
 
@@ -326,11 +327,10 @@ assert not _problems, "\n".join(_problems)
 # during training.
 
 # %% tags=["book"]
+import pandas as pd
 from IPython.display import Markdown, display
 
-from frlab.fairseq_finetune import part2_dir
-
-import pandas as pd
+from frlab.fairseq.finetune import part2_dir
 
 hf_summary = pd.DataFrame(runs)
 fairseq_summary = hf_finetune.part2_summary()

@@ -27,12 +27,13 @@ PROFILE = profiles.banner()
 # %% tags=["book"]
 import json
 
+import bitsandbytes
+import peft
 import torch
 import transformers
-import peft
-import bitsandbytes
 
-from frlab import grading, qa_data, qlora
+from frlab import grading
+from frlab.lora import qa_data, qlora
 from frlab.paths import work_dir
 
 print(f"torch {torch.__version__} | transformers {transformers.__version__} | peft {peft.__version__} "
@@ -309,8 +310,8 @@ assert _naive_total < total_560m
 # mistake in an exercise does not break the runs.
 
 # %% tags=["book"]
-from transformers import AutoModelForCausalLM, AutoTokenizer
 from peft import get_peft_model, prepare_model_for_kbit_training
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 base_path = qlora.resolve_base_model(PROFILE)
 tokenizer = AutoTokenizer.from_pretrained(base_path)
@@ -320,7 +321,7 @@ model = AutoModelForCausalLM.from_pretrained(
     quantization_config=qlora.make_bnb_config(compute_dtype),
     device_map={"": 0} if PROFILE.device == "cuda" else {"": "cpu"},
 )
-qlora.keep_cpu_4bit_trainable(model)      # bitsandbytes 0.50 CPU work-around (no-op on GPU), see frlab.qlora
+qlora.keep_cpu_4bit_trainable(model)      # bitsandbytes 0.50 CPU work-around (no-op on GPU), see frlab.lora.qlora
 qkv = model.transformer.h[0].self_attention.query_key_value
 print(type(qkv).__name__, "| stored weight:", qkv.weight.dtype, tuple(qkv.weight.shape),
       "| original shape:", tuple(qkv.weight.quant_state.shape))
@@ -436,7 +437,7 @@ print("logged training losses:", [round(l, 3) for _, l in losses])
 
 # %% tags=["book"]
 qlora.plot_loss_curve(log_history, path=RUN_DIR / "loss_curve.png",
-                      title=f"QLoRA on the French FAQ ({PROFILE.name} profile)");
+                      title=f"QLoRA on the French FAQ ({PROFILE.name} profile)")
 
 # %%
 last = [l for _, l in losses[-3:]]

@@ -1,10 +1,11 @@
-import os
 from pathlib import Path
 
 import pytest
 
+from labtools import dev_mirror
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("FRLAB_MIRROR", REPO.parent / "shared" / "data"))
+SHARED_DATA = dev_mirror()
 
 
 @pytest.fixture(scope="session")

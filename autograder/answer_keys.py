@@ -1,0 +1,97 @@
+"""The answer keys: what the grader and the instructor tools compare students' answers with.
+
+Nothing here is installed for students (``frlab`` holds no reference solution and no expected value).
+
+* :data:`ANSWERS` — explicit answer values per chapter, checked by the leak check in addition to every distinctive
+  literal (numbers >= 1000) found inside solution blocks and hidden tests. Keys are chapter source stems
+  (``solutions/<stem>.py``). Add a value here when an answer is computed rather than written literally in the
+  solution (so the automatic extraction cannot see it).
+* The reference solutions of Part 2's Exercises 2.1 (test accuracy at the earliest best valid accuracy) and 2.2
+  (one row per run, mean ± std per init, the gap), read from fairseq's TensorBoard logs: used by the stored
+  reference producers (``labtools.references``) and the tests. The hidden tests of the chapter carry their own
+  copy of the rule (the grading sandbox does not see this package).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from frlab.fairseq.logs import METRIC, RUN_NAME, RunLogError, run_dirs, validation_curve
+
+ANSWERS: dict[str, list[int | str]] = {
+    "part1_parameter_counting": [22807552, 22829056, 22829568],  # weights only, + biases/LayerNorm, + LM head
+    "part4_qlora": [1572864],
+}
+
+
+def best_valid_test_accuracy(run_dir: Path | str, metric: str = METRIC) -> dict:
+    """The test accuracy at the step of the best valid accuracy of one run.
+
+    Returns ``{"step", "valid_accuracy", "test_accuracy"}`` (accuracies in %).  Ties on the valid
+    accuracy go to the **earliest** step (what ``--best-checkpoint-metric accuracy`` keeps: a later
+    equal score does not replace the best checkpoint).  Only steps where both subsets were
+    evaluated count.
+    """
+    curve = validation_curve(run_dir, metric).dropna()
+    if curve.empty:
+        raise RunLogError(f"{run_dir}: no step with both valid and test {metric}")
+    v = curve[f"valid_{metric}"]
+    step = int(v[v == v.max()].index.min())
+    return {
+        "step": step,
+        "valid_accuracy": float(v.loc[step]),
+        "test_accuracy": float(curve.loc[step, f"test_{metric}"]),
+    }
+
+
+def summarize_runs(log_root: Path | str, metric: str = METRIC):
+    """One row per run of ``log_root``: ``run, init, seed, best_step, valid_accuracy, test_accuracy``.
+
+    Runs are the sub-folders named ``<init>_seed<k>``, each holding fairseq's TensorBoard logs
+    (``tb/valid``, ``tb/test``; a run folder that directly holds ``valid/`` and ``test/`` works
+    too).  ``test_accuracy`` is read at the best valid accuracy (:func:`best_valid_test_accuracy`).
+    """
+    import pandas as pd
+
+    rows = []
+    for d in run_dirs(log_root):
+        m = RUN_NAME.match(d.name)
+        best = best_valid_test_accuracy(d, metric)
+        rows.append(
+            {
+                "run": d.name,
+                "init": m["init"],
+                "seed": int(m["seed"]),
+                "best_step": best["step"],
+                "valid_accuracy": best["valid_accuracy"],
+                "test_accuracy": best["test_accuracy"],
+            }
+        )
+    if not rows:
+        raise RunLogError(f"no run folders <init>_seed<k> with logs in {log_root}")
+    return pd.DataFrame(rows).sort_values(["init", "seed"], ignore_index=True)
+
+
+def results_table(summary, column: str = "test_accuracy"):
+    """Mean, std (sample std, ddof=1) and number of runs of ``column`` per init (index: init)."""
+    g = summary.groupby("init")[column]
+    table = g.agg(["mean", "std", "count"]).rename(columns={"count": "runs"})
+    table["std"] = table["std"].fillna(0.0)
+    return table
+
+
+def gap(summary, column: str = "test_accuracy", better: str = "pretrained", worse: str = "random") -> float:
+    """Mean ``column`` of the ``better`` runs minus that of the ``worse`` runs (accuracy points)."""
+    t = results_table(summary, column)
+    return float(t.loc[better, "mean"] - t.loc[worse, "mean"])
+
+
+def format_table(summary, column: str = "test_accuracy") -> str:
+    """Markdown table ``init | mean ± std | runs`` plus the gap line."""
+    t = results_table(summary, column)
+    lines = ["| init | test accuracy at best valid (%) | runs |", "|---|---|---|"]
+    for init, row in t.iterrows():
+        lines.append(f"| {init} | {row['mean']:.1f} ± {row['std']:.1f} | {int(row['runs'])} |")
+    if {"pretrained", "random"} <= set(t.index):
+        lines.append(f"\n**gap (pretrained − random): {gap(summary, column):+.1f} points**")
+    return "\n".join(lines)

@@ -1,0 +1,297 @@
+"""Part 2 plumbing: CLS-Books data preparation and fairseq ``sentence_prediction`` runs.
+
+The chapter (``solutions/part2_fairseq_finetuning.py``) builds the
+``fairseq-preprocess`` and ``fairseq-train`` command lines itself -- they are the
+teaching material.  This module holds what it should not have to write:
+
+* :func:`validate_labels` -- a label file must hold only ``0``/``1`` and as many
+  lines as its review file; errors name the file and the line;
+* :func:`encode_split` -- sentencepiece encoding of a split with the base model's
+  ``sentencepiece.bpe.model`` (optionally a slice, for the smoke profile);
+* :func:`model_arch_args` -- the architecture flags of a checkpoint
+  (``--encoder-layers`` ...), so fine-tuning builds the same network whether it
+  starts from the checkpoint or from random weights;
+* :func:`hyperparameters` -- per-profile hyper-parameters (the course's for
+  ``cpu``/``full``; a tiny slice for ``smoke``);
+* :func:`run_training` -- run one ``fairseq-train`` command with live progress,
+  **idempotently**: a run whose ``run.json`` marker exists (same command) is
+  loaded, not retrained; a pretrained run whose checkpoint is missing fails
+  loudly (only a random-init run may name a nonexistent ``--restore-file``).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from pathlib import Path
+
+from frlab import profiles
+from frlab.cls_books import LabelError, count_lines, hyperparameters, total_updates, validate_labels  # noqa: F401 (re-exported for the chapter)
+from frlab.paths import work_dir
+from frlab.runs import INITS, MARKER, SEEDS, SPLITS, run_logged, run_name, tool_env, tool_path  # noqa: F401 (re-exported for the chapter)
+
+RANDOM_INIT_RESTORE = "/nonexistent/random-init/checkpoint.pt"
+
+
+class MissingCheckpointError(FileNotFoundError):
+    """The pretrained run's --restore-file does not exist (fairseq would silently start from scratch)."""
+
+
+# --------------------------------------------------------------------------- data
+def encode_split(
+    spm_model: Path | str,
+    review_path: Path | str,
+    label_path: Path | str,
+    out_dir: Path | str,
+    split: str,
+    limit: int | None = None,
+    max_pieces: int | None = None,
+) -> tuple[Path, Path]:
+    """Validate the labels, then write ``out_dir/{split}.input0`` (pieces) and ``{split}.label``.
+
+    ``limit`` keeps a seeded random subset of ``limit`` examples, in file order (smoke profile); ``max_pieces`` truncates long
+    reviews already here (fairseq also truncates to ``--max-positions``).
+    """
+    from frlab.fairseq.pretrain import encode_file
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    labels = validate_labels(label_path, review_path)
+    src = Path(review_path)
+    if limit is not None and limit < len(labels):
+        # a random (seeded) subset, in file order: the files are sorted by label, a head would hold one class
+        keep = sorted(random.Random(0).sample(range(len(labels)), limit))
+        with open(review_path, encoding="utf-8") as fin:
+            reviews = fin.readlines()
+        src = out_dir / f"{split}.review.slice"
+        src.write_text("".join(reviews[i] for i in keep), encoding="utf-8")
+        labels = [labels[i] for i in keep]
+    encode_file(spm_model, src, out_dir / f"{split}.input0", max_pieces=max_pieces)
+    (out_dir / f"{split}.label").write_text("".join(f"{y}\n" for y in labels), encoding="utf-8")
+    return out_dir / f"{split}.input0", out_dir / f"{split}.label"
+
+
+def preprocess_commands(
+    dict_txt: Path | str, text_dir: Path | str, data_bin: Path | str, workers: int = 2
+) -> list[list[str]]:
+    """The two ``fairseq-preprocess`` commands of the chapter (reviews with the model's dictionary; labels)."""
+    text_dir, data_bin = Path(text_dir), Path(data_bin)
+
+    def pref(split, field):
+        return [f"--{'trainpref' if split == 'train' else split + 'pref'}", str(text_dir / f"{split}.{field}")]
+
+    reviews = [
+        tool_path("fairseq-preprocess"),
+        "--only-source",
+        "--srcdict",
+        str(dict_txt),
+        *pref("train", "input0"),
+        "--validpref",
+        str(text_dir / "valid.input0"),
+        "--testpref",
+        str(text_dir / "test.input0"),
+        "--destdir",
+        str(data_bin / "input0"),
+        "--workers",
+        str(workers),
+    ]
+    labels = [
+        tool_path("fairseq-preprocess"),
+        "--only-source",
+        *pref("train", "label"),
+        "--validpref",
+        str(text_dir / "valid.label"),
+        "--testpref",
+        str(text_dir / "test.label"),
+        "--destdir",
+        str(data_bin / "label"),
+        "--workers",
+        "1",
+    ]
+    return [reviews, labels]
+
+
+def is_binarised(data_bin: Path | str) -> bool:
+    data_bin = Path(data_bin)
+    return all((data_bin / f / f"{s}.bin").exists() for f in ("input0", "label") for s in SPLITS)
+
+
+# --------------------------------------------------------------------------- model / hyper-parameters
+def checkpoint_model_args(checkpoint: Path | str) -> dict:
+    """The model arguments stored in a fairseq checkpoint (``cfg.model`` or legacy ``args``)."""
+    import torch
+
+    import frlab.fairseq.frlab_plugin  # noqa: F401  allow-list for weights_only loading
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    cfg = state.get("cfg") or {}
+    model = cfg.get("model") if isinstance(cfg, dict) else getattr(cfg, "model", None)
+    if model is None:
+        model = state.get("args")
+    if model is None:
+        raise ValueError(f"{checkpoint}: no model arguments (cfg.model / args) in the checkpoint")
+    return dict(vars(model)) if not isinstance(model, dict) else dict(model)
+
+
+ARCH_KEYS = ("encoder_layers", "encoder_embed_dim", "encoder_ffn_embed_dim", "encoder_attention_heads")
+
+
+def model_arch_args(model_dir: Path | str) -> dict:
+    """Architecture sizes + max_positions of ``model_dir/model.pt`` (``{"encoder_layers": 4, ...}``)."""
+    ckpt = Path(model_dir) / "model.pt"
+    if not ckpt.is_file():
+        raise MissingCheckpointError(f"no fairseq checkpoint {ckpt}")
+    args = checkpoint_model_args(ckpt)
+    out = {k: int(args[k]) for k in ARCH_KEYS if args.get(k) is not None}
+    mp = args.get("max_positions") or args.get("tokens_per_sample")
+    if mp:
+        out["max_positions"] = int(mp)
+    return out
+
+
+def arch_flags(arch: dict) -> list[str]:
+    """``{"encoder_layers": 4}`` -> ``["--encoder-layers", "4"]`` (max_positions excluded)."""
+    flags = []
+    for k in ARCH_KEYS:
+        if k in arch:
+            flags += ["--" + k.replace("_", "-"), str(arch[k])]
+    return flags
+
+
+def format_command(cmd: list[str]) -> str:
+    """A command line for display: one ``--flag value`` per line, shell-style continuations."""
+    lines, cur = [], [Path(cmd[0]).name]
+    for tok in cmd[1:]:
+        if tok.startswith("--") and cur:
+            lines.append(" ".join(cur))
+            cur = []
+        cur.append(tok if " " not in tok and "(" not in tok else f"'{tok}'")
+    lines.append(" ".join(cur))
+    return " \\\n    ".join(lines)
+
+
+# --------------------------------------------------------------------------- running
+def _value_after(cmd: list[str], flag: str) -> str | None:
+    return cmd[cmd.index(flag) + 1] if flag in cmd else None
+
+
+def restore_fingerprint(restore: str | None) -> str | None:
+    """Size and modification time of the ``--restore-file`` (None when it does not exist): a rebuilt
+    base model at the same path must not count as the same run."""
+    if not restore or not Path(restore).is_file():
+        return None
+    st = Path(restore).stat()
+    return f"{st.st_size}-{int(st.st_mtime)}"
+
+
+def run_is_finished(run_dir: Path | str, cmd: list[str] | None = None) -> bool:
+    """True when ``run_dir`` holds a finished run (its ``run.json``), of the same command (and the same
+    ``--restore-file`` checkpoint) if ``cmd`` is given."""
+    marker = Path(run_dir) / MARKER
+    if not marker.is_file():
+        return False
+    if cmd is None:
+        return True
+    info = json.loads(marker.read_text(encoding="utf-8"))
+    return _normalise(info.get("command", [])) == _normalise(cmd) and info.get(
+        "restore_fingerprint"
+    ) == restore_fingerprint(_value_after(cmd, "--restore-file"))
+
+
+def _normalise(cmd: list[str]) -> list[str]:
+    # the interpreter folder may differ between machines: compare tool names, not paths
+    return [Path(c).name if c.endswith(("fairseq-train", "fairseq-preprocess")) else c for c in cmd]
+
+
+def run_training(
+    cmd: list[str],
+    run_dir: Path | str,
+    *,
+    init: str,
+    threads: int | None = None,
+    verbose: bool = True,
+    force: bool = False,
+) -> dict:
+    """Run one ``fairseq-train`` command into ``run_dir`` (idempotent); returns the ``run.json`` record.
+
+    * A finished run (``run_dir/run.json`` written by the same command, from the same checkpoint file) is
+      **loaded, not retrained**.
+    * ``init="pretrained"``: the ``--restore-file`` must exist, else :class:`MissingCheckpointError`
+      (fairseq itself would silently train from random weights).  ``init="random"``: the
+      ``--restore-file`` must *not* exist -- that is how the random-init run is made.
+    * Progress: fairseq's ``train_inner``/``valid`` lines are echoed live; everything goes to
+      ``run_dir/train.log``.
+    """
+
+    run_dir = Path(run_dir)
+    restore = _value_after(cmd, "--restore-file")
+    if init == "pretrained":
+        if not restore or not Path(restore).is_file():
+            raise MissingCheckpointError(
+                f"pretrained run {run_dir.name}: --restore-file {restore!r} does not exist. fairseq would "
+                f"silently start from random weights; check the base model path (frlab.fairseq.pretrain.base_model_dir)."
+            )
+    elif init == "random":
+        if restore and Path(restore).exists():
+            raise ValueError(
+                f"random-init run {run_dir.name}: --restore-file {restore} exists; "
+                f"use a path that does not exist so fairseq starts from random weights"
+            )
+    else:
+        raise ValueError(f"init must be one of {INITS}, not {init!r}")
+    if not force and run_is_finished(run_dir, cmd):
+        info = json.loads((run_dir / MARKER).read_text(encoding="utf-8"))
+        if verbose:
+            print(f"[{run_dir.name}] finished run found ({info.get('minutes')} min): loaded, not retrained")
+        info["reused"] = True
+        return info
+    # an unfinished or different run: start clean
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    if verbose:
+        print(f"[{run_dir.name}] training ({init} init) ...", flush=True)
+    t0 = time.time()
+    run_logged(
+        cmd,
+        run_dir / "train.log",
+        env=tool_env(threads),
+        echo=verbose,
+        echo_filter=lambda line: (
+            "| train_inner |" in line
+            or "| valid |" in line
+            or "| test |" in line
+            or "Error" in line
+            or "done training" in line
+        ),
+    )
+    minutes = (time.time() - t0) / 60
+    info = {
+        "run": run_dir.name,
+        "init": init,
+        "restore_file": restore,
+        "restore_fingerprint": restore_fingerprint(restore),
+        "seed": int(_value_after(cmd, "--seed") or 0),
+        "command": cmd,
+        "minutes": round(minutes, 2),
+        "finished_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+    }
+    (run_dir / MARKER).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    info["reused"] = False
+    return info
+
+
+def part2_dir(profile: profiles.Profile | str | None = None) -> Path:
+    """``<work>/<profile>/part2``: encoded text, binarised data and runs of the chapter."""
+    return work_dir() / profiles.resolve(profile).name / "part2"
+
+
+def seconds_per_update(log_path: Path | str) -> float | None:
+    """Mean training seconds per update from the ``ups=`` of a fairseq log (first interval skipped)."""
+    import re
+
+    ups = [float(m.group(1)) for m in re.finditer(r"\bups=([\d.]+)", Path(log_path).read_text(errors="replace"))]
+    ups = ups[1:] or ups
+    return round(1 / (sum(ups) / len(ups)), 4) if ups and sum(ups) > 0 else None

@@ -1,0 +1,1 @@
+"""Hugging Face side of the lab: the fairseq → transformers converter and Part 3's Trainer plumbing."""

@@ -1,0 +1,47 @@
+"""Execute notebooks headless (nbclient) and read their printed output."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from frlab.paths import REPO_ROOT
+
+
+def execute(
+    nb, *, cwd: Path | str | None = None, timeout: int = 900, env: dict | None = None, kernel_name: str = "python3"
+):
+    """Execute ``nb`` in place with nbclient; returns (nb, seconds). Raises on a failing cell.
+
+    ``env`` entries are added to the kernel's environment (e.g. ``{"FRLAB_PROFILE": "smoke"}``).
+    """
+    from nbclient import NotebookClient
+
+    old = {k: os.environ.get(k) for k in (env or {})}
+    os.environ.update(env or {})
+    try:
+        client = NotebookClient(
+            nb, timeout=timeout, kernel_name=kernel_name, resources={"metadata": {"path": str(cwd or REPO_ROOT)}}
+        )
+        t0 = time.time()
+        client.execute()
+        return nb, time.time() - t0
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def outputs_text(nb) -> str:
+    """All stream/text outputs of an executed notebook, concatenated (for assertions)."""
+    chunks = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                chunks.append(out.get("text", ""))
+            elif "data" in out and "text/plain" in out["data"]:
+                chunks.append(out["data"]["text/plain"])
+    return "\n".join(chunks)

@@ -1,0 +1,1 @@
+"""Producers of the stored reference results in ``results/`` (they execute the chapters)."""

@@ -1,0 +1,102 @@
+"""Autograder, grading side: validate/--invert, the self-test corpus (the CI gate: 0 mis-grades, no
+crashed batch), feedback pages without hidden tests or expected values, CSV and gradebook merge."""
+
+import csv
+import os
+
+import pytest
+
+from autograder import AUTOGRADER_DIR, leaks
+from autograder.course import assignments
+
+P1 = "part1_parameter_counting"
+
+
+@pytest.fixture(scope="module")
+def selftest_report():
+    from autograder import selftest
+
+    # FRLAB_SELFTEST_ONLY=part1_parameter_counting,... restricts the corpus (CI time); default: everything
+    only = [a for a in os.environ.get("FRLAB_SELFTEST_ONLY", "").split(",") if a] or None
+    return selftest.run(jobs=int(os.environ.get("FRLAB_GRADE_JOBS", 2)), only=only, log=lambda *a: None)
+
+
+@pytest.mark.slow
+def test_corpus_is_graded_without_misgrades(selftest_report):
+    rep = selftest_report
+    assert rep["submissions"] >= 20
+    assert rep["stale"] == [], rep["stale"]
+    assert rep["misgrades"] == [], "\n".join(rep["misgrades"])
+    assert rep["sandbox"] == "bwrap"
+
+
+@pytest.mark.slow
+def test_feedback_pages_hide_hidden_tests_and_expected_values(selftest_report):
+    rep = selftest_report
+    assert rep["feedback_pages"] >= 15
+    assert rep["feedback_leaks"] == [], rep["feedback_leaks"]
+    # a sample page of a wrong submission, checked directly
+    page = (
+        AUTOGRADER_DIR
+        / "runs"
+        / "selftest"
+        / "course"
+        / "feedback"
+        / "p1-wrong-forgot-ffn-and-positions"
+        / P1
+        / f"{P1}.html"
+    )
+    html = page.read_text()
+    text = leaks._norm(leaks.html_text(html))
+    assert "test_count_weights" in html and "a hidden test failed" in text
+    assert "BEGIN HIDDEN TESTS" not in html
+    for v in (22807552, 22829056):
+        assert not leaks._pat(v).search(html) and not leaks._pat(v).search(text)
+    for line in leaks.secrets().hidden_lines:
+        assert line not in text
+
+
+@pytest.mark.slow
+def test_csv_and_gradebook(selftest_report):
+    from nbgrader.api import Gradebook
+
+    rows = list(csv.DictReader((AUTOGRADER_DIR / "runs" / "selftest" / "grades.csv").open()))
+    by = {r["student"]: r for r in rows}
+    assert by["p1-tamper-deleted-tests"]["tampered"] == "True"
+    assert "deleted cell test_count_weights" in by["p1-tamper-deleted-tests"]["tamper_details"]
+    assert by["p1-correct"]["tampered"] == "False" and float(by["p1-correct"]["auto_score"]) == 8
+    assert by["p1-corrupt-json"]["status"] == "corrupt" and "corrupt notebook" in by["p1-corrupt-json"]["reason"]
+    db = AUTOGRADER_DIR / "runs" / "selftest" / "course" / "gradebook.db"
+    with Gradebook(f"sqlite:///{db}", "frlab") as gb:
+        assert gb.find_submission_notebook(P1, P1, "p1-correct").score == 8
+        assert gb.find_submission_notebook(P1, P1, "p1-tamper-edited-tests").flagged
+        assert gb.find_submission_notebook(P1, P1, "p1-wrong-swapped").score == 2
+
+
+def _validate_params():
+    out = []
+    for name in assignments():
+        ref = AUTOGRADER_DIR / "reference" / name
+        needs_ref = name != P1
+        out.append(
+            pytest.param(
+                name,
+                marks=pytest.mark.skipif(
+                    needs_ref and not ref.exists(), reason=f"no reference artefacts in autograder/reference/{name}"
+                ),
+            )
+        )
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _validate_params())
+def test_validate_solution_and_invert_student_version(name, tmp_path_factory):
+    from autograder.generate import generate
+    from autograder.validate import validate_assignment
+
+    course = tmp_path_factory.mktemp("course")
+    generate(course, only=[name], notebooks_dir=tmp_path_factory.mktemp("nb"), log=lambda *a: None)
+    r = validate_assignment(name, course)
+    assert r["solution_passes"], r["solution_output"]
+    assert r["student_fails_all"], r["invert_output"]

@@ -1,0 +1,78 @@
+"""The grading sandbox (bubblewrap + prlimit) really isolates the kernel."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from autograder import REPO_ROOT
+from autograder.sandbox import bwrap_works
+
+SANDBOX = str(REPO_ROOT / "autograder" / "sandbox.py")
+
+pytestmark = pytest.mark.skipif(
+    not bwrap_works() and os.environ.get("FRLAB_SANDBOX") in ("auto", "none"),
+    reason="FRLAB_SANDBOX allows grading without bubblewrap",
+)
+
+
+def _run(code, cwd, **env):
+    e = dict(os.environ, FRLAB_SANDBOX="bwrap", **env)
+    return subprocess.run(
+        [sys.executable, SANDBOX, "--", sys.executable, "-c", code],
+        cwd=cwd,
+        env=e,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_bwrap_is_usable_here():
+    assert bwrap_works(), "bubblewrap missing or unable to create namespaces: apt-get install bubblewrap"
+
+
+def test_isolation(tmp_path):
+    (tmp_path / "graded.ipynb").write_text("{secret hidden tests}")
+    code = r"""
+import os, urllib.request
+open("inside.txt", "w").write("ok")
+res = {}
+for p in [os.path.join(os.path.dirname(os.getcwd()), "outside.txt"), os.path.expanduser("~/frlab-sbx-test"),
+          REPO + "/frlab-sbx-test"]:
+    try:
+        open(p, "w").write("x"); res[p] = "WROTE"
+    except OSError:
+        res[p] = "refused"
+try:
+    urllib.request.urlopen("https://pypi.org/simple/", timeout=5); res["net"] = "REACHED"
+except Exception:
+    res["net"] = "blocked"
+res["solutions"] = os.listdir(REPO + "/solutions")
+try:
+    res["notebook"] = open("graded.ipynb").read()
+except OSError:
+    res["notebook"] = "unreadable"
+try:
+    bytearray(64 * 1024 ** 3); res["mem"] = "ALLOCATED"
+except MemoryError:
+    res["mem"] = "limited"
+print(repr(res))
+""".replace("REPO", repr(str(REPO_ROOT)))
+    cp = _run(code, tmp_path)
+    assert cp.returncode == 0, cp.stderr
+    res = eval(cp.stdout.strip().splitlines()[-1])
+    assert (tmp_path / "inside.txt").read_text() == "ok"
+    # home and repository: read-only; the parent folder lies in the sandbox's private /tmp: never the host's
+    assert [v for k, v in res.items() if k.startswith("/") and "outside" not in k] == ["refused", "refused"]
+    assert not (tmp_path.parent / "outside.txt").exists()
+    assert res["net"] == "blocked"
+    assert res["solutions"] == []  # hidden
+    assert res["notebook"] in ("", "unreadable")  # nbgrader's copy with hidden tests is masked
+    assert res["mem"] == "limited"
+
+
+def test_cpu_time_limit(tmp_path):
+    cp = _run("while True: pass", tmp_path, FRLAB_SANDBOX_CPU_S="2")
+    assert cp.returncode != 0  # killed by SIGXCPU/SIGKILL

@@ -1,0 +1,214 @@
+"""The asset resolver: cache -> mirror -> URL, checksums, atomic extraction, clear errors.
+
+Archives are built by the tests themselves (a good one and corrupt ones); downloads go to a
+Range-capable HTTP server on 127.0.0.1.
+"""
+
+import hashlib
+import http.server
+import json
+import os
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from frlab import assets
+from frlab.assets import AssetError, ChecksumError, fetch, load_manifest
+
+FILES = {"a.txt": b"bonjour\n", "sub/b.txt": b"au revoir\n" * 100}
+
+
+def _sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def _zip(path: Path, files=FILES, top="toy"):
+    with zipfile.ZipFile(path, "w") as zf:
+        for rel, data in files.items():
+            zf.writestr(f"{top}/{rel}", data)
+    return path
+
+
+@pytest.fixture
+def toy(tmp_path):
+    """A manifest with one archive asset whose archive and file checksums are known."""
+    (tmp_path / "src").mkdir()
+    archive = _zip(tmp_path / "src" / "toy.zip")
+    manifest_path = tmp_path / "manifest.json"
+    manifest_path.write_text(
+        json.dumps(
+            {
+                "toy": {
+                    "description": "a toy asset",
+                    "kind": "archive",
+                    "urls": [],
+                    "archive": "toy.zip",
+                    "archive_sha256": _sha(archive.read_bytes()),
+                    "mirror": "toy",
+                    "files": {rel: _sha(data) for rel, data in FILES.items()},
+                    "how_to_get": "Ask the teacher.",
+                }
+            }
+        )
+    )
+    return load_manifest(manifest_path), archive, tmp_path
+
+
+def test_manifest_lists_every_course_asset():
+    m = load_manifest()
+    for name in (
+        "roberta-small-fr-fairseq",
+        "roberta-small-fr-hf",
+        "cls-books",
+        "fr-corpus",
+        "bloom-560m",
+        "qa-ecommerce-fr",
+    ):
+        assert name in m and m[name].files and m[name].urls
+    assert set(m["roberta-small-fr-fairseq"].files) == {"model.pt", "dict.txt", "sentencepiece.bpe.model"}
+    assert all(len(d) == 64 for d in m["cls-books"].files.values())
+
+
+def test_mirror_archive_is_verified_and_extracted(toy):
+    manifest, archive, tmp = toy
+    mirror = tmp / "mirror"
+    mirror.mkdir()
+    (mirror / "toy.zip").write_bytes(archive.read_bytes())
+    out = fetch("toy", cache=tmp / "cache", mirror=mirror, manifest=manifest, allow_network=False)
+    assert (out / "sub" / "b.txt").read_bytes() == FILES["sub/b.txt"]
+    assert out == tmp / "cache" / "toy"
+    # second call: served from the cache even without a mirror
+    assert fetch("toy", cache=tmp / "cache", mirror="", manifest=manifest, allow_network=False) == out
+    assert not [p for p in (tmp / "cache").iterdir() if p.name.startswith(".toy-")], "temporary folder left behind"
+
+
+def test_corrupt_archive_is_detected_by_checksum_and_kept(toy):
+    manifest, archive, tmp = toy
+    cache = tmp / "cache"
+    cache.mkdir()
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (cache / "toy.zip").write_bytes(bytes(data))
+    with pytest.raises(ChecksumError) as err:
+        fetch("toy", cache=cache, mirror="", manifest=manifest, allow_network=False)
+    msg = str(err.value)
+    assert "'toy'" in msg and "corrupt" in msg and "Ask the teacher." in msg
+    assert (cache / "toy.zip.corrupt").exists(), "the corrupt file must be kept aside, not deleted"
+    assert not (cache / "toy").exists(), "nothing half-extracted"
+
+
+def test_corrupt_archive_without_known_checksum_is_detected_on_extraction(toy):
+    manifest, archive, tmp = toy
+    manifest["toy"].archive_sha256 = None
+    cache = tmp / "cache"
+    cache.mkdir()
+    (cache / "toy.zip").write_bytes(archive.read_bytes()[:-40])  # truncated
+    with pytest.raises(AssetError, match="corrupt or truncated|neither a zip"):
+        fetch("toy", cache=cache, mirror="", manifest=manifest, allow_network=False)
+    assert not (cache / "toy").exists()
+
+
+def test_archive_with_wrong_content_is_rejected(toy):
+    manifest, _, tmp = toy
+    manifest["toy"].archive_sha256 = None
+    (tmp / "cache").mkdir()
+    bad = _zip(tmp / "cache" / "toy.zip", files={"a.txt": b"tampered\n", "sub/b.txt": FILES["sub/b.txt"]})
+    with pytest.raises(ChecksumError, match="checksum mismatch for a.txt"):
+        fetch("toy", cache=tmp / "cache", mirror="", manifest=manifest, allow_network=False)
+    assert bad.exists()
+
+
+def test_missing_asset_error_names_places_and_remedy(toy):
+    manifest, _, tmp = toy
+    with pytest.raises(AssetError) as err:
+        fetch("toy", cache=tmp / "cache", mirror=tmp / "nowhere", manifest=manifest, allow_network=False)
+    msg = str(err.value)
+    assert "asset 'toy'" in msg
+    assert str(tmp / "cache" / "toy") in msg and str(tmp / "nowhere" / "toy") in msg
+    assert "FRLAB_MIRROR" in msg and "Ask the teacher." in msg
+
+
+def test_unknown_asset_name():
+    with pytest.raises(AssetError, match="unknown asset"):
+        fetch("no-such-asset", allow_network=False)
+
+
+class _RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files with HTTP Range support (SimpleHTTPRequestHandler has none)."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        path = Path(self.translate_path(self.path))
+        if not path.is_file():
+            self.send_error(404)
+            return
+        data = path.read_bytes()
+        rng = self.headers.get("Range")
+        if rng:
+            start = int(rng.split("=")[1].split("-")[0])
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            data = data[start:]
+            self.server.range_requests.append(start)
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def http_dir(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = lambda *a, **k: _RangeHandler(*a, directory=str(root), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.range_requests = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}", server
+    server.shutdown()
+
+
+def test_download_resumes_from_part_file_and_verifies(toy, http_dir):
+    manifest, archive, tmp = toy
+    root, base, server = http_dir
+    (root / "toy.zip").write_bytes(archive.read_bytes())
+    manifest["toy"].urls = [f"{base}/toy.zip"]
+    cache = tmp / "cache"
+    cache.mkdir()
+    half = archive.read_bytes()[:300]
+    (cache / "toy.zip.part").write_bytes(half)  # an interrupted earlier download
+    out = fetch("toy", cache=cache, mirror="", manifest=manifest, progress=False)
+    assert server.range_requests == [300]
+    assert (out / "a.txt").read_bytes() == FILES["a.txt"]
+
+
+def test_mirror_url_download_with_bad_checksum(toy, http_dir):
+    manifest, archive, tmp = toy
+    root, base, _ = http_dir
+    (root / "toy.zip").write_bytes(archive.read_bytes() + b"junk")
+    with pytest.raises(ChecksumError):
+        fetch("toy", cache=tmp / "cache", mirror=base, manifest=manifest, progress=False)
+    assert (tmp / "cache" / "toy.zip.corrupt").exists()
+
+
+def test_shared_mirror_folder_provides_cls_books(shared_data, tmp_path):
+    out = fetch("cls-books", cache=tmp_path, mirror=shared_data, allow_network=False)
+    assert sum(1 for _ in open(out / "train.review", encoding="utf-8")) == 1600
+    assert (out / assets.COMPLETE_MARKER).exists()
+
+
+def test_shared_mirror_folder_with_a_bad_file_is_refused(shared_data, tmp_path):
+    mirror = tmp_path / "mirror" / "cls-books"
+    mirror.mkdir(parents=True)
+    for f in (shared_data / "cls-books").glob("*.*"):
+        os.symlink(f, mirror / f.name)
+    (mirror / "test.label").unlink()
+    (mirror / "test.label").write_text("0\n" * 2000)
+    with pytest.raises(AssetError, match="checksum mismatch for test.label"):
+        fetch("cls-books", cache=tmp_path / "cache", mirror=tmp_path / "mirror", allow_network=False)
