@@ -45,3 +45,22 @@ def outputs_text(nb) -> str:
             elif "data" in out and "text/plain" in out["data"]:
                 chunks.append(out["data"]["text/plain"])
     return "\n".join(chunks)
+
+
+def execute_chapter(stem: str, profile: str, *, timeout: int = 3 * 3600) -> float:
+    """Execute ``solutions/<stem>.py`` headless in ``profile``, beside ``<work>/<profile>/executed/<stem>.ipynb``
+    (written even when a cell fails); returns the seconds it took."""
+    import nbformat
+
+    from autograder.chapters import SOLUTIONS_DIR, read_source
+    from frlab.paths import work_dir
+
+    out_dir = work_dir() / profile / "executed"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nb = read_source(SOLUTIONS_DIR / f"{stem}.py")
+    t0 = time.time()
+    try:
+        execute(nb, cwd=out_dir, timeout=timeout, env={"FRLAB_PROFILE": profile})
+    finally:
+        nbformat.write(nb, out_dir / f"{stem}.ipynb")
+    return time.time() - t0

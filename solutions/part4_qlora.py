@@ -94,8 +94,15 @@ assert "\n" in format_prompt("Bonjour ?", "Bonsoir."), "the two turns are on sep
 assert format_prompt("Bonjour ?", "Bonsoir.") == "<human>: Bonjour ?\n<assistant>: Bonsoir."
 assert format_prompt("  Bonjour ? ") == "<human>: Bonjour ?\n<assistant>:"
 for _r in rows[:10]:
-    assert format_prompt(_r["question"], _r["answer"]) == qa_data.format_prompt(_r["question"], _r["answer"])
+    _q, _a = _r["question"].strip(), _r["answer"].strip()
+    assert format_prompt(_r["question"], _r["answer"]) == "<human>: " + _q + "\n<assistant>: " + _a
 ### END HIDDEN TESTS
+
+# %% tags=["book-standin"]
+# The book runs the chapter with the reference answers of the exercises (your notebook uses yours).
+from autograder import answer_keys
+
+format_prompt = answer_keys.format_prompt
 
 # %% [markdown]
 # ## 2. Loading the model in 4 bits
@@ -145,6 +152,9 @@ assert bnb_config.bnb_4bit_use_double_quant is True
 assert bnb_config.bnb_4bit_compute_dtype == qlora.choose_compute_dtype(PROFILE.device)
 ### END HIDDEN TESTS
 
+# %% tags=["book-standin"]
+bnb_config = answer_keys.bnb_config(compute_dtype)
+
 # %% [markdown]
 # ## 3. The LoRA configuration
 #
@@ -180,6 +190,9 @@ assert lora_config.r == 16 and lora_config.lora_alpha == 32
 assert set(lora_config.target_modules) == {"query_key_value"}
 assert abs(lora_config.lora_dropout - 0.05) < 1e-12 and lora_config.bias == "none"
 ### END HIDDEN TESTS
+
+# %% tags=["book-standin"]
+lora_config = answer_keys.lora_config()
 
 # %% [markdown]
 # **A misspelled target fails loudly here, not silently.** peft raises an error only when *none* of the names
@@ -305,9 +318,9 @@ assert _naive_total < total_560m
 # and (on GPU) enables gradient checkpointing — activations are recomputed in the backward pass instead of being
 # stored — with input embeddings that produce gradients (needed by checkpointing when every base weight is frozen).
 #
-# From here on the runs use the lab's reference settings, `qlora.make_bnb_config`, `qlora.make_lora_config` and
-# `qa_data.format_prompt`: the same values as your answers to exercises 4.1–4.3 (the tests compare them), so a
-# mistake in an exercise does not break the runs.
+# From here on the runs use **your** answers to exercises 4.1–4.3: `format_prompt`, `bnb_config` and
+# `lora_config`. A wrong setting shows up in your own run; a target name that is not one of BLOOM's modules stops
+# the run at once, with the names BLOOM does have.
 
 # %% tags=["book"]
 from peft import get_peft_model, prepare_model_for_kbit_training
@@ -318,7 +331,7 @@ tokenizer = AutoTokenizer.from_pretrained(base_path)
 tokenizer.padding_side = "left"            # a decoder generates after the prompt: pad on the left
 model = AutoModelForCausalLM.from_pretrained(
     base_path,
-    quantization_config=qlora.make_bnb_config(compute_dtype),
+    quantization_config=bnb_config,
     device_map={"": 0} if PROFILE.device == "cuda" else {"": "cpu"},
 )
 qlora.keep_cpu_4bit_trainable(model)      # bitsandbytes 0.50 CPU work-around (no-op on GPU), see frlab.lora.qlora
@@ -329,7 +342,7 @@ print(type(qkv).__name__, "| stored weight:", qkv.weight.dtype, tuple(qkv.weight
 # gradient checkpointing trades compute for GPU memory; the tiny CPU model does not need it
 model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=PROFILE.device == "cuda",
                                         gradient_checkpointing_kwargs={"use_reentrant": False})
-LORA = qlora.make_lora_config()          # r, alpha, targets, dropout: the values of exercise 4.3
+LORA = lora_config                       # r, alpha, targets, dropout: your exercise 4.3
 qlora.check_target_modules(model, LORA.target_modules)
 model = get_peft_model(model, LORA)
 adapted = qlora.assert_adapted(model, LORA.target_modules, n_layers=model.config.n_layer)
@@ -355,7 +368,7 @@ MAX_NEW = PROFILE.pick(full=80, cpu=40, smoke=40)
 
 
 def answer(model, question, max_new_tokens=MAX_NEW):
-    inputs = tokenizer(qa_data.format_prompt(question), return_tensors="pt").to(model.device)
+    inputs = tokenizer(format_prompt(question), return_tensors="pt").to(model.device)
     model.eval()
     with torch.no_grad():
         out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
@@ -389,7 +402,7 @@ MAX_LEN = 256
 
 
 def tokenize(row):
-    return tokenizer(qa_data.format_prompt(row["question"], row["answer"]) + tokenizer.eos_token,
+    return tokenizer(format_prompt(row["question"], row["answer"]) + tokenizer.eos_token,
                      truncation=True, max_length=MAX_LEN)
 
 

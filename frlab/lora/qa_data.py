@@ -155,16 +155,6 @@ def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
         return False
 
 
-# --------------------------------------------------------------------------- prompt format
-def format_prompt(question: str, answer: str | None = None) -> str:
-    """``<human>: question\\n<assistant>: answer``; without ``answer``: the generation prompt
-    ``<human>: question\\n<assistant>:`` (the model writes the rest)."""
-    text = f"{HUMAN_TAG} {question.strip()}\n{ASSISTANT_TAG}"
-    if answer is not None:
-        text += f" {answer.strip()}"
-    return text
-
-
 def answer_from_generation(text: str) -> str:
     """The assistant's answer in a generated text (after the first ``<assistant>:``, up to a new turn)."""
     if ASSISTANT_TAG in text:

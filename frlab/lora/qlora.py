@@ -7,11 +7,10 @@ prepare_model_for_kbit_training, get_peft_model, Trainer, generation):
   (Ampere and later), float16 below (T4 = 7.5).  ``torch.cuda.is_bf16_supported()`` is
   not trusted alone: recent PyTorch answers True on a T4 because bf16 can be *emulated*
   there, which is slow and gives no bf16 tensor-core matmuls.
-* :func:`make_bnb_config`, :func:`make_lora_config` – the course's settings.
 * :func:`bloom_560m_config` – the real ``bigscience/bloom-560m`` configuration written out, so
   its parameter counts are computed on the meta device, without any download.
-* :func:`count_parameters` – trainable/total counts that are right for 4-bit models, and
-  :func:`naive_count` / :func:`naive_4bit_count` – what a plain ``numel()`` sum shows.
+* :func:`naive_count` / :func:`naive_4bit_count` – what a plain ``numel()`` sum shows (Exercise 4.4 asks for
+  the count that is right for 4-bit models).
 * :func:`check_target_modules`, :func:`assert_adapted` – fail loudly when a LoRA target name
   matches nothing (peft only complains when *no* name matches).
 * :func:`build_smoke_model` – a tiny BLOOM (same module names) with its own tokenizer,
@@ -25,14 +24,11 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import math
 import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
-
-LORA_TARGETS = ["query_key_value"]
 
 # bigscience/bloom-560m config.json (the values that shape the model), written out so that the
 # model can be built on the meta device in every profile, offline.
@@ -93,31 +89,6 @@ def choose_compute_dtype(
     return (dtype, reason) if explain else dtype
 
 
-def make_bnb_config(compute_dtype=None):
-    """The course's 4-bit setting: NF4 weights, double quantisation, ``compute_dtype`` matmuls."""
-    from transformers import BitsAndBytesConfig
-
-    return BitsAndBytesConfig(
-        load_in_4bit=True,
-        bnb_4bit_quant_type="nf4",
-        bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=compute_dtype if compute_dtype is not None else choose_compute_dtype(),
-    )
-
-
-def make_lora_config(r: int = 16, lora_alpha: int = 32, target_modules=None, lora_dropout: float = 0.05):
-    from peft import LoraConfig
-
-    return LoraConfig(
-        r=r,
-        lora_alpha=lora_alpha,
-        target_modules=list(target_modules or LORA_TARGETS),
-        lora_dropout=lora_dropout,
-        bias="none",
-        task_type="CAUSAL_LM",
-    )
-
-
 def bloom_560m_config():
     """``BloomConfig`` of bigscience/bloom-560m, built offline."""
     from transformers import BloomConfig
@@ -134,50 +105,18 @@ def meta_model(config=None):
         return BloomForCausalLM(config or bloom_560m_config())
 
 
-def meta_peft_model(config=None, lora_config=None):
-    """bloom-560m (or ``config``) with LoRA adapters, on the meta device."""
+def meta_peft_model(lora_config, config=None):
+    """bloom-560m (or ``config``) with the adapters of ``lora_config``, on the meta device."""
     import copy
 
     import torch
     from peft import get_peft_model
 
     with torch.device("meta"):
-        return get_peft_model(meta_model(config), copy.deepcopy(lora_config or make_lora_config()))
+        return get_peft_model(meta_model(config), copy.deepcopy(lora_config))
 
 
 # --------------------------------------------------------------------------- counting
-def true_numel(param) -> int:
-    """Number of weights ``param`` stands for.
-
-    A bitsandbytes ``Params4bit`` stores two 4-bit codes per ``uint8`` byte, flattened to
-    shape ``(n/2, 1)``: its ``numel()`` is half the number of weights.  The original shape
-    is kept in ``param.quant_state.shape``.
-    """
-    qs = getattr(param, "quant_state", None)
-    if qs is not None and getattr(qs, "shape", None) is not None:
-        return math.prod(qs.shape)
-    if param.__class__.__name__ == "Params4bit" and param.dtype in _packed_dtypes():
-        return param.numel() * 2 * param.element_size()
-    return param.numel()
-
-
-def _packed_dtypes():
-    import torch
-
-    return (torch.uint8, torch.int8)
-
-
-def count_parameters(model) -> tuple[int, int]:
-    """``(trainable, total)`` weights, correct for 4-bit models (tied weights counted once)."""
-    trainable = total = 0
-    for p in model.parameters():
-        n = true_numel(p)
-        total += n
-        if p.requires_grad:
-            trainable += n
-    return trainable, total
-
-
 def naive_count(model) -> tuple[int, int]:
     """``(trainable, total)`` by a plain ``numel()`` sum: undercounts 4-bit weights by half."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -194,13 +133,8 @@ def naive_4bit_count(model, skip=("lm_head",)) -> tuple[int, int]:
     for name, mod in model.named_modules():
         if isinstance(mod, nn.Linear) and "lora_" not in name and not any(name.split(".")[-1] == s for s in skip):
             packed[id(mod.weight)] = mod.weight.numel() // 2
-    trainable = total = 0
-    for p in model.parameters():
-        n = packed.get(id(p), p.numel())
-        total += n
-        if p.requires_grad:
-            trainable += n
-    return trainable, total
+    sizes = [(packed.get(id(p), p.numel()), p.requires_grad) for p in model.parameters()]
+    return sum(n for n, grad in sizes if grad), sum(n for n, _ in sizes)
 
 
 def percent(trainable: int, total: int) -> float:

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from autograder import leaks
+from autograder.chapters import is_standin
 from autograder.colab import colab_url
 from labtools import REPO_ROOT
 
@@ -75,7 +76,7 @@ def keep_for_book(cell) -> bool:
     if cell.get("cell_type") == "markdown":
         return NOTEBOOK_ONLY_TAG not in tags
     if cell.get("cell_type") == "code":
-        return BOOK_TAG in tags
+        return BOOK_TAG in tags or is_standin(cell)
     return False
 
 
@@ -209,7 +210,7 @@ def write_chapter_pages(sources: list[Path] | None = None) -> list[Path]:
     CHAPTERS_DIR.mkdir(parents=True, exist_ok=True)
     written = []
     for src in sources:
-        nb = read_source(src)
+        nb = read_source(src, standins=True)
         page = CHAPTERS_DIR / f"{src.stem}.md"
         text = render_page(book_notebook(nb, src.stem), src.relative_to(REPO_ROOT).as_posix())
         if not page.exists() or page.read_text(encoding="utf-8") != text:  # keep mtimes for the Sphinx cache

@@ -24,26 +24,10 @@ from pathlib import Path
 from autograder import answer_keys
 from frlab.fairseq import finetune as ff
 from frlab.fairseq import logs as run_logs
-from frlab.paths import results_dir, work_dir
+from frlab.paths import results_dir
 from frlab.runs import hardware
-from labtools import REPO_ROOT, use_dev_mirror
-
-
-def execute_chapter(profile: str) -> float:
-    import nbformat
-
-    from autograder.chapters import read_source
-    from labtools.execute import execute
-
-    out_dir = work_dir() / profile / "executed"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    nb = read_source(REPO_ROOT / "solutions" / "part2_fairseq_finetuning.py")
-    t0 = time.time()
-    try:
-        execute(nb, cwd=out_dir, timeout=3 * 3600, env={"FRLAB_PROFILE": profile})
-    finally:
-        nbformat.write(nb, out_dir / "part2_fairseq_finetuning.ipynb")
-    return time.time() - t0
+from labtools import use_dev_mirror
+from labtools.execute import execute_chapter
 
 
 def store(profile: str, seconds: float | None = None) -> Path:
@@ -123,7 +107,7 @@ def main(argv=None) -> int:
     p.add_argument("--store-only", action="store_true", help="do not execute the chapter; store existing runs")
     a = p.parse_args(argv)
     use_dev_mirror()
-    seconds = None if a.store_only else execute_chapter(a.profile)
+    seconds = None if a.store_only else execute_chapter("part2_fairseq_finetuning", a.profile)
     print("stored in", store(a.profile, seconds))
     return 0
 

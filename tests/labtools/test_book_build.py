@@ -91,7 +91,10 @@ def test_exercise_notebooks_rendered_unexecuted_with_colab_button(built):
     for nb in sorted(book_pages.NOTEBOOKS_DIR.glob("part*.ipynb")):
         html = (HTML / "notebooks" / f"{nb.stem}.html").read_text()
         assert COLAB + f"{nb.stem}.ipynb" in html
-        assert "NotImplementedError" not in html or "Traceback" not in html
+        # rendered unexecuted: the exercise stubs are there, no cell ran (no traceback, no output area)
+        text = " ".join(leaks.html_text(html).split())
+        assert "raise NotImplementedError" in text and "Traceback" not in text
+        assert "cell_output" not in html
 
 
 # --------------------------------------------------------------------------- screenshots

@@ -57,7 +57,7 @@ SOURCE = textwrap.dedent("""\
 def chapter(tmp_path):
     src = tmp_path / "part9_test_chapter.py"
     src.write_text(SOURCE, encoding="utf-8")
-    nb = book_pages.book_notebook(read_source(src), src.stem)
+    nb = book_pages.book_notebook(read_source(src, standins=True), src.stem)
     return nb, book_pages.render_page(nb, "solutions/part9_test_chapter.py")
 
 
@@ -92,7 +92,7 @@ def test_render_page_refuses_markers():
 @pytest.mark.parametrize("src", book_pages.book_sources(), ids=lambda p: p.stem)
 def test_book_cells_only_use_book_cells(src):
     """A book page runs only the `book` cells: they must not need a solution or a left-out cell."""
-    assert book_pages.book_dependency_problems(read_source(src)) == []
+    assert book_pages.book_dependency_problems(read_source(src, standins=True)) == []
 
 
 def test_dependency_check_finds_names_from_solution_cells(tmp_path):
@@ -114,7 +114,7 @@ def test_every_chapter_source_gives_a_clean_page(src):
     """The real chapter sources: no graded cell, no marker, no answer value; the exercise box is there."""
     from autograder import leaks
 
-    nb = book_pages.book_notebook(read_source(src), src.stem)
+    nb = book_pages.book_notebook(read_source(src, standins=True), src.stem)
     text = book_pages.render_page(nb, src.relative_to(book_pages.REPO_ROOT).as_posix())
     assert all("nbgrader" not in c.metadata for c in nb.cells)
     assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text and "MARK SCHEME" not in text
@@ -178,3 +178,21 @@ def test_results_page_uses_embedded_provenance(tmp_path):
     assert "### `results/part3/cpu/`" in text
     assert "| profile | cpu |" in text and "| run | test_accuracy |" in text
     assert "No provenance" not in text
+
+
+@pytest.mark.parametrize("stem", ["part3_hf_finetuning", "part4_qlora"])
+def test_book_standins_reach_the_book_only(stem):
+    """The run cells use the student's answers; the book binds those names to the reference answers in its
+    `book-standin` cells, which no student notebook, grader or main job ever sees."""
+    from autograder.chapters import SOLUTIONS_DIR, is_standin
+
+    src = SOLUTIONS_DIR / f"{stem}.py"
+    assert not any(is_standin(c) for c in read_source(src).cells)
+    standins = [c for c in read_source(src, standins=True).cells if is_standin(c)]
+    assert standins and all("answer_keys" in c.source for c in standins)
+    page = book_pages.render_page(
+        book_pages.book_notebook(read_source(src, standins=True), stem), f"solutions/{stem}.py"
+    )
+    assert all(c.source.strip().splitlines()[-1] in page for c in standins)
+    student = (book_pages.NOTEBOOKS_DIR / f"{stem}.ipynb").read_text(encoding="utf-8")
+    assert "answer_keys" not in student and "book-standin" not in student

@@ -114,11 +114,20 @@ def test_plugin_does_not_use_global_switch():
 
 
 def test_plugin_import_is_idempotent():
+    """fairseq refuses to register an architecture twice; importing the plugin again (fairseq's --user-dir
+    import after ours, a notebook re-run) must keep the one registration, not raise."""
     import importlib
+
+    from fairseq.models import ARCH_MODEL_REGISTRY, register_model_architecture
 
     import frlab.fairseq.frlab_plugin.roberta_small as mod
 
-    importlib.reload(mod)  # must not raise "Cannot register duplicate model architecture"
+    before = ARCH_MODEL_REGISTRY["roberta_small"]
+    importlib.reload(mod)
+    importlib.reload(mod)
+    assert ARCH_MODEL_REGISTRY["roberta_small"] is before
+    with pytest.raises(ValueError, match="duplicate"):  # what the plugin's guard protects against
+        register_model_architecture("roberta", "roberta_small")(lambda args: None)
 
 
 def test_sinusoidal_position_init_keeps_the_architecture():

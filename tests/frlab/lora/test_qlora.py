@@ -6,8 +6,8 @@ from unittest import mock
 import pytest
 import torch
 
+from autograder import answer_keys
 from frlab.lora import qlora
-from frlab.lora.qa_data import format_prompt
 
 
 # --------------------------------------------------------------------------- bloom-560m counts (meta device)
@@ -22,8 +22,8 @@ def test_bloom_560m_config_matches_the_hub_model():
 
 
 def test_lora_r16_on_query_key_value_trains_1572864_of_560787456():
-    peft_model = qlora.meta_peft_model(lora_config=qlora.make_lora_config(r=16, target_modules=["query_key_value"]))
-    trainable, total = qlora.count_parameters(peft_model)
+    peft_model = qlora.meta_peft_model(lora_config=answer_keys.lora_config(r=16, target_modules=["query_key_value"]))
+    trainable, total = answer_keys.count_parameters(peft_model)
     assert trainable == 1_572_864 == 24 * 16 * (1024 + 3 * 1024)
     assert total == 560_787_456
     assert f"{100 * trainable / total:.4f}" == "0.2805"
@@ -31,7 +31,7 @@ def test_lora_r16_on_query_key_value_trains_1572864_of_560787456():
 
 
 def test_naive_count_of_the_4bit_bloom_560m_undercounts():
-    peft_model = qlora.meta_peft_model()
+    peft_model = qlora.meta_peft_model(answer_keys.lora_config())
     trainable, total = qlora.naive_4bit_count(peft_model)
     # 24 blocks x (qkv 3d^2 + dense d^2 + 2 x 4d^2 MLP) = 301,989,888 quantised weights, stored at half their count
     assert trainable == 1_572_864
@@ -52,7 +52,7 @@ def test_misspelled_target_module_fails_loudly():
 def test_peft_silently_ignores_a_partly_wrong_list_and_assert_adapted_catches_it():
     # peft accepts the list because one name matches: the misspelled one adapts nothing
     peft_model = qlora.meta_peft_model(
-        lora_config=qlora.make_lora_config(target_modules=["query_key_value", "dense_4h_to_hh"])
+        lora_config=answer_keys.lora_config(target_modules=["query_key_value", "dense_4h_to_hh"])
     )
     names = qlora.adapted_module_names(peft_model)
     assert len(names) == 24 and all(n.endswith("self_attention.query_key_value") for n in names)
@@ -60,7 +60,7 @@ def test_peft_silently_ignores_a_partly_wrong_list_and_assert_adapted_catches_it
         qlora.assert_adapted(peft_model, ["query_key_value", "dense_4h_to_hh"], n_layers=24)
     # adapting only some blocks is caught too
     partial = qlora.meta_peft_model(
-        lora_config=qlora.make_lora_config(target_modules=["h.0.self_attention.query_key_value"])
+        lora_config=answer_keys.lora_config(target_modules=["h.0.self_attention.query_key_value"])
     )
     with pytest.raises(qlora.TargetModuleError, match="expected one per block"):
         qlora.assert_adapted(partial, ["query_key_value"], n_layers=24)
@@ -74,14 +74,14 @@ def test_a_single_string_target_is_refused():
 # --------------------------------------------------------------------------- prompt format
 def test_prompt_format_is_exact():
     assert (
-        format_prompt("Comment suivre mon colis ?", "Avec le lien de suivi.")
+        answer_keys.format_prompt("Comment suivre mon colis ?", "Avec le lien de suivi.")
         == "<human>: Comment suivre mon colis ?\n<assistant>: Avec le lien de suivi."
     )
     assert (
-        format_prompt("  Où est ma commande ?\n", "  En route. ")
+        answer_keys.format_prompt("  Où est ma commande ?\n", "  En route. ")
         == "<human>: Où est ma commande ?\n<assistant>: En route."
     )
-    assert format_prompt("Où est ma commande ?") == "<human>: Où est ma commande ?\n<assistant>:"
+    assert answer_keys.format_prompt("Où est ma commande ?") == "<human>: Où est ma commande ?\n<assistant>:"
 
 
 # --------------------------------------------------------------------------- compute dtype
@@ -112,12 +112,12 @@ def test_compute_dtype_mocked_gpu_ignores_is_bf16_supported():
         mock.patch("torch.cuda.get_device_capability", return_value=(8, 0)),
     ):
         assert qlora.choose_compute_dtype() == torch.bfloat16
-        assert qlora.make_bnb_config().bnb_4bit_compute_dtype == torch.bfloat16
+        assert answer_keys.bnb_config().bnb_4bit_compute_dtype == torch.bfloat16
     assert qlora.choose_compute_dtype("cpu") == torch.bfloat16
 
 
 def test_bnb_config_fields():
-    cfg = qlora.make_bnb_config(torch.float16)
+    cfg = answer_keys.bnb_config(torch.float16)
     assert cfg.load_in_4bit and not cfg.load_in_8bit
     assert cfg.bnb_4bit_quant_type == "nf4" and cfg.bnb_4bit_use_double_quant is True
     assert cfg.bnb_4bit_compute_dtype == torch.float16
@@ -145,20 +145,20 @@ def test_4bit_counts_on_a_real_quantised_model(tmp_path):
     from transformers import AutoModelForCausalLM
 
     path = _tiny_bloom(tmp_path / "tiny")
-    meta = qlora.meta_peft_model(config=AutoModelForCausalLM.from_pretrained(path).config)
+    meta = qlora.meta_peft_model(answer_keys.lora_config(), config=AutoModelForCausalLM.from_pretrained(path).config)
     model = AutoModelForCausalLM.from_pretrained(
-        path, quantization_config=qlora.make_bnb_config(torch.bfloat16), device_map={"": "cpu"}
+        path, quantization_config=answer_keys.bnb_config(torch.bfloat16), device_map={"": "cpu"}
     )
     qkv = model.transformer.h[0].self_attention.query_key_value
     assert type(qkv).__name__ == "Linear4bit" and qkv.weight.dtype == torch.uint8
     assert qkv.weight.numel() * 2 == 3 * 64 * 64  # two 4-bit codes per byte
-    model = get_peft_model(prepare_model_for_kbit_training(model), qlora.make_lora_config())
+    model = get_peft_model(prepare_model_for_kbit_training(model), answer_keys.lora_config())
     # the 4-bit-aware count equals the count of the same model unquantised; the naive one is smaller,
     # exactly as naive_4bit_count predicts from shapes alone
-    assert qlora.count_parameters(model) == qlora.count_parameters(meta)
+    assert answer_keys.count_parameters(model) == answer_keys.count_parameters(meta)
     assert qlora.naive_count(model) == qlora.naive_4bit_count(meta)
-    assert qlora.naive_count(model)[1] < qlora.count_parameters(model)[1]
-    trainable, total = qlora.count_parameters(model)
+    assert qlora.naive_count(model)[1] < answer_keys.count_parameters(model)[1]
+    trainable, total = answer_keys.count_parameters(model)
     assert trainable == 2 * 16 * (64 + 192)
     # peft agrees with the 4-bit aware count
     assert model.get_nb_trainable_parameters() == (trainable, total)
@@ -172,10 +172,10 @@ def test_cpu_4bit_training_after_generate(tmp_path):
 
     path = _tiny_bloom(tmp_path / "tiny")
     model = AutoModelForCausalLM.from_pretrained(
-        path, quantization_config=qlora.make_bnb_config(torch.bfloat16), device_map={"": "cpu"}
+        path, quantization_config=answer_keys.bnb_config(torch.bfloat16), device_map={"": "cpu"}
     )
     qlora.keep_cpu_4bit_trainable(model)
-    model = get_peft_model(prepare_model_for_kbit_training(model), qlora.make_lora_config())
+    model = get_peft_model(prepare_model_for_kbit_training(model), answer_keys.lora_config())
     x = torch.randint(4, 512, (2, 12))
     model.eval()
     with torch.no_grad():
