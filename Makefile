@@ -12,7 +12,10 @@ setup:
 run: setup
 	$(PY) -m labtools.run_lab
 
+## the test command (CI runs it): lint and format gate, then the whole suite
 test: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q
 
 book: setup
@@ -30,8 +33,9 @@ grade: setup
 selftest: setup
 	$(PY) -m autograder.selftest
 
+## benchmarks: printed figures and ratios (labtools/bench/)
 bench: setup
-	$(PY) scripts/benchmark.py
+	$(PY) -m labtools.bench
 
 lock:
 	bash scripts/lock.sh

@@ -28,6 +28,7 @@ SKIP = {
     "ipykernel",
     "jupytext",
     "pytest",
+    "ruff",
 }
 
 

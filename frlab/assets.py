@@ -31,7 +31,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from frlab.paths import PACKAGE_DIR, cache_dir
+from frlab.paths import PACKAGE_DIR, cache_dir, replaced_atomically
 
 MANIFEST_PATH = PACKAGE_DIR / "assets_manifest.json"
 MIRROR_ENV = "FRLAB_MIRROR"
@@ -168,19 +168,12 @@ def copy_atomically(asset: Asset, source: Path, target: Path) -> Path:
     problems = missing_or_bad_files(asset, source)
     if problems:
         raise ChecksumError(f"asset {asset.name!r}: mirror copy {source} is not usable: {'; '.join(problems)}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{asset.name}-", dir=target.parent))
-    try:
+    with replaced_atomically(target, prefix=f".{asset.name}-") as tmp:
         for rel in asset.files:
             dst = tmp / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source / rel, dst)
         (tmp / COMPLETE_MARKER).write_text(asset.name + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

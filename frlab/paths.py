@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -35,3 +39,19 @@ def results_dir() -> Path:
 def fairseq_user_dir() -> Path:
     """Directory to pass as ``--user-dir`` to fairseq command-line tools."""
     return PACKAGE_DIR / "fairseq" / "frlab_plugin"
+
+
+@contextmanager
+def replaced_atomically(target: Path | str, prefix: str | None = None) -> Iterator[Path]:
+    """Yield a new empty folder beside ``target`` to fill; when the ``with`` block ends without an error, it
+    replaces ``target`` (any old one is removed), else it is removed and ``target`` stays as it was."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix or f".{target.name}-", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -27,6 +27,19 @@ def tool_path(tool: str) -> str:
     return str(cand) if cand.exists() else tool
 
 
+def preprocess_command(
+    prefixes: dict, dest: Path | str, *, srcdict: Path | str | None = None, workers: int = 1
+) -> list[str]:
+    """A ``fairseq-preprocess --only-source`` command line; ``prefixes`` maps each split (train, valid, test) to
+    the text file it reads, ``srcdict`` is the dictionary to use (else fairseq builds one)."""
+    cmd = [tool_path("fairseq-preprocess"), "--only-source"]
+    if srcdict is not None:
+        cmd += ["--srcdict", str(srcdict)]
+    for split, path in prefixes.items():
+        cmd += [f"--{split}pref", str(path)]
+    return cmd + ["--destdir", str(dest), "--workers", str(workers)]
+
+
 def tool_env(threads: int | None = None) -> dict:
     """The environment of a training subprocess: ours, with the thread count pinned when given."""
     env = dict(os.environ)

@@ -30,7 +30,7 @@ from pathlib import Path
 from frlab import profiles
 from frlab.cls_books import LabelError, count_lines, hyperparameters, total_updates, validate_labels  # noqa: F401 (re-exported for the chapter)
 from frlab.paths import work_dir
-from frlab.runs import INITS, MARKER, SEEDS, SPLITS, run_logged, run_name, tool_env, tool_path  # noqa: F401 (re-exported for the chapter)
+from frlab.runs import INITS, MARKER, SEEDS, SPLITS, preprocess_command, run_logged, run_name, tool_env, tool_path  # noqa: F401 (re-exported for the chapter)
 
 RANDOM_INIT_RESTORE = "/nonexistent/random-init/checkpoint.pt"
 
@@ -79,38 +79,11 @@ def preprocess_commands(
     """The two ``fairseq-preprocess`` commands of the chapter (reviews with the model's dictionary; labels)."""
     text_dir, data_bin = Path(text_dir), Path(data_bin)
 
-    def pref(split, field):
-        return [f"--{'trainpref' if split == 'train' else split + 'pref'}", str(text_dir / f"{split}.{field}")]
+    def command(field: str, srcdict: Path | str | None, workers: int) -> list[str]:
+        prefixes = {split: text_dir / f"{split}.{field}" for split in SPLITS}
+        return preprocess_command(prefixes, data_bin / field, srcdict=srcdict, workers=workers)
 
-    reviews = [
-        tool_path("fairseq-preprocess"),
-        "--only-source",
-        "--srcdict",
-        str(dict_txt),
-        *pref("train", "input0"),
-        "--validpref",
-        str(text_dir / "valid.input0"),
-        "--testpref",
-        str(text_dir / "test.input0"),
-        "--destdir",
-        str(data_bin / "input0"),
-        "--workers",
-        str(workers),
-    ]
-    labels = [
-        tool_path("fairseq-preprocess"),
-        "--only-source",
-        *pref("train", "label"),
-        "--validpref",
-        str(text_dir / "valid.label"),
-        "--testpref",
-        str(text_dir / "test.label"),
-        "--destdir",
-        str(data_bin / "label"),
-        "--workers",
-        "1",
-    ]
-    return [reviews, labels]
+    return [command("input0", dict_txt, workers), command("label", None, 1)]
 
 
 def is_binarised(data_bin: Path | str) -> bool:

@@ -41,10 +41,12 @@ from pathlib import Path
 
 from frlab import profiles
 from frlab.paths import fairseq_user_dir, work_dir
-from frlab.runs import hardware, run_logged, tool_env, tool_path
+from frlab.runs import hardware, preprocess_command, run_logged, tool_env, tool_path
 
 MODEL_FILES = ("model.pt", "dict.txt", "sentencepiece.bpe.model")
 INFO_FILE = "pretrain.json"
+# fairseq's dictionary adds <s>, <pad>, </s>, <unk> itself: keep sentencepiece's ids 0-2 for them
+SPM_SPECIAL_IDS = dict(unk_id=0, bos_id=1, eos_id=2, pad_id=-1)
 
 
 class BaseModelError(RuntimeError):
@@ -104,80 +106,43 @@ class PretrainConfig:
         ]
 
 
+# The profiles side by side, a field per row: (smoke, cpu, full); the other fields keep their defaults above.
+# - smoke: minutes on a 2-core CPU: a toy model whose only job is to exercise every step;
+# - cpu: the CPU reference (results/part2/cpu): ~1 h on one core; chosen by measurement, see book/pretraining.md;
+# - full: the real size on a GPU (the course's architecture and vocabulary).
+PROFILE_VALUES = {
+    # corpus
+    "corpus_lines": (20_000, 600_000, None),
+    "valid_lines": (500, 2000, 5000),
+    "task_adaptive_copies": (1, 30, 0),
+    # tokenizer
+    "vocab_size": (2000, 8000, 32000),
+    "spm_train_lines": (20_000, 300_000, 1_000_000),
+    # model
+    "encoder_layers": (2, 4, 4),
+    "encoder_embed_dim": (64, 128, 512),
+    "encoder_ffn_embed_dim": (128, 512, 512),
+    "encoder_attention_heads": (2, 4, 8),
+    "tokens_per_sample": (128, 128, 256),
+    # optimisation
+    "batch_size": (16, 16, 64),
+    "update_freq": (1, 1, 2),
+    "lr": (1e-3, 2e-3, 5e-4),
+    "warmup_updates": (30, 200, 1000),
+    "max_update": (300, 13_000, 30000),
+    "stop_minutes": (4, 58, None),
+    "dropout": (0.1, 0.0, 0.1),
+    "mask_prob": (0.15, 0.3, 0.15),
+    "sinusoidal_positions": (False, True, False),
+    "embedding_std": (0.02, 0.02, None),
+    "bos_bow_weight": (8.0, 8.0, 0.0),
+    "threads": (1, 1, None),
+    "log_interval": (10, 50, 100),
+    "save_interval_updates": (1000, 500, 2000),
+}
 CONFIGS = {
-    # minutes on a 2-core CPU: a toy model whose only job is to exercise every step
-    "smoke": PretrainConfig(
-        profile="smoke",
-        corpus_lines=20_000,
-        valid_lines=500,
-        task_adaptive_copies=1,
-        vocab_size=2000,
-        spm_train_lines=20_000,
-        encoder_layers=2,
-        encoder_embed_dim=64,
-        encoder_ffn_embed_dim=128,
-        encoder_attention_heads=2,
-        tokens_per_sample=128,
-        batch_size=16,
-        lr=1e-3,
-        warmup_updates=30,
-        max_update=300,
-        log_interval=10,
-        save_interval_updates=1000,
-        stop_minutes=4,
-        threads=1,
-        embedding_std=0.02,
-        bos_bow_weight=8.0,
-    ),
-    # the CPU reference (results/part2/cpu): ~1 h on one core; chosen by measurement,
-    # see book/pretraining.md
-    "cpu": PretrainConfig(
-        profile="cpu",
-        corpus_lines=600_000,
-        valid_lines=2000,
-        task_adaptive_copies=30,
-        vocab_size=8000,
-        spm_train_lines=300_000,
-        encoder_layers=4,
-        encoder_embed_dim=128,
-        encoder_ffn_embed_dim=512,
-        encoder_attention_heads=4,
-        tokens_per_sample=128,
-        batch_size=16,
-        lr=2e-3,
-        warmup_updates=200,
-        max_update=13_000,
-        dropout=0.0,
-        mask_prob=0.3,
-        sinusoidal_positions=True,
-        bos_bow_weight=8.0,
-        embedding_std=0.02,
-        stop_minutes=58,
-        threads=1,
-        log_interval=50,
-        save_interval_updates=500,
-    ),
-    # the real size on a GPU (the course's architecture and vocabulary)
-    "full": PretrainConfig(
-        profile="full",
-        corpus_lines=None,
-        valid_lines=5000,
-        task_adaptive_copies=0,
-        vocab_size=32000,
-        spm_train_lines=1_000_000,
-        encoder_layers=4,
-        encoder_embed_dim=512,
-        encoder_ffn_embed_dim=512,
-        encoder_attention_heads=8,
-        tokens_per_sample=256,
-        batch_size=64,
-        update_freq=2,
-        lr=5e-4,
-        warmup_updates=1000,
-        max_update=30000,
-        log_interval=100,
-        save_interval_updates=2000,
-    ),
+    name: PretrainConfig(profile=name, **{field: values[i] for field, values in PROFILE_VALUES.items()})
+    for i, name in enumerate(("smoke", "cpu", "full"))
 }
 
 
@@ -233,11 +198,7 @@ def train_sentencepiece(cfg: PretrainConfig, train_txt: Path, work: Path) -> Pat
         character_coverage=0.9995,
         input_sentence_size=cfg.spm_train_lines,
         shuffle_input_sentence=True,
-        # fairseq's dictionary adds <s>, <pad>, </s>, <unk> itself: keep spm's ids 0-2 for them
-        unk_id=0,
-        bos_id=1,
-        eos_id=2,
-        pad_id=-1,
+        **SPM_SPECIAL_IDS,
         num_threads=os.cpu_count() or 1,
         minloglevel=2,
     )
@@ -295,20 +256,8 @@ def binarise(dict_txt: Path, train_spm: Path, valid_spm: Path, dest: Path, log: 
     """Step 3: ``fairseq-preprocess --only-source`` with our dictionary."""
     if (dest / "train.bin").exists() and (dest / "valid.bin").exists():
         return dest
-    cmd = [
-        tool_path("fairseq-preprocess"),
-        "--only-source",
-        "--srcdict",
-        str(dict_txt),
-        "--trainpref",
-        str(train_spm),
-        "--validpref",
-        str(valid_spm),
-        "--destdir",
-        str(dest),
-        "--workers",
-        str(min(2, os.cpu_count() or 1)),
-    ]
+    prefixes = {"train": train_spm, "valid": valid_spm}
+    cmd = preprocess_command(prefixes, dest, srcdict=dict_txt, workers=min(2, os.cpu_count() or 1))
     run_logged(cmd, log, echo=False)
     return dest
 
@@ -401,34 +350,31 @@ def masked_lm_command(cfg: PretrainConfig, data_bin: Path, save_dir: Path, tb_di
     return cmd
 
 
+def _number(line: str, *patterns: str, default=None):
+    """The number captured by the first of ``patterns`` found in ``line``, else ``default``."""
+    for pattern in patterns:
+        m = re.search(pattern, line)
+        if m:
+            return float(m.group(1))
+    return default
+
+
 def parse_train_log(log: Path) -> dict:
     """Last training loss (base 2), mean tokens/s and updates from a fairseq simple-format log."""
     loss, wps, updates, valid_loss, bow, valid_bow = None, [], 0, None, None, None
     for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        if "| train_inner |" in line:
+        if "| train_inner |" in line:  # fields written "name=value"
             # with masked_lm_bos_bow, loss = MLM + weighted bag of words: report the MLM part apart
-            m = re.search(r"\bmlm_loss=([\d.]+)", line) or re.search(r"\bloss=([\d.]+)", line)
-            b = re.search(r"\bbow_loss=([\d.]+)", line)
-            if b:
-                bow = float(b.group(1))
-            w = re.search(r"\bwps=([\d.]+)", line)
-            u = re.search(r"num_updates=(\d+)", line)
-            if m:
-                loss = float(m.group(1))
-            if w:
-                wps.append(float(w.group(1)))
-            if u:
-                updates = int(u.group(1))
-        elif "| valid |" in line:
-            m = re.search(r"\| mlm_loss ([\d.]+)", line) or re.search(r"\| loss ([\d.]+)", line)
-            b = re.search(r"\| bow_loss ([\d.]+)", line)
-            if b:
-                valid_bow = float(b.group(1))
-            u = re.search(r"num_updates (\d+)", line)
-            if m:
-                valid_loss = float(m.group(1))
-            if u:
-                updates = max(updates, int(u.group(1)))
+            loss = _number(line, r"\bmlm_loss=([\d.]+)", r"\bloss=([\d.]+)", default=loss)
+            bow = _number(line, r"\bbow_loss=([\d.]+)", default=bow)
+            w = _number(line, r"\bwps=([\d.]+)")
+            if w is not None:
+                wps.append(w)
+            updates = int(_number(line, r"num_updates=(\d+)", default=updates))
+        elif "| valid |" in line:  # fields written "| name value"
+            valid_loss = _number(line, r"\| mlm_loss ([\d.]+)", r"\| loss ([\d.]+)", default=valid_loss)
+            valid_bow = _number(line, r"\| bow_loss ([\d.]+)", default=valid_bow)
+            updates = max(updates, int(_number(line, r"num_updates (\d+)", default=updates)))
     wps = wps[1:] or wps  # the first interval includes start-up
     out = {
         "train_loss_base2": loss,

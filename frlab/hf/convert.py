@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from frlab.paths import replaced_atomically
 
 SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")  # fairseq Dictionary: ids 0, 1, 2, 3
 MASK = "<mask>"
@@ -513,9 +513,7 @@ def convert(
     """Convert and ``save_pretrained`` model + tokenizer to ``out_dir`` (atomically); returns ``out_dir``."""
     model, tok, report = build_hf_model(fairseq_dir, num_labels=num_labels, checkpoint_file=checkpoint_file)
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
+    with replaced_atomically(out_dir) as tmp:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         info = report.to_json()
@@ -528,11 +526,6 @@ def convert(
             hf_class=type(model).__name__,
         )
         (tmp / REPORT_FILE).write_text(json.dumps(info, indent=1))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
 
 

@@ -116,16 +116,20 @@ def load_faq(source: str = "auto", *, verbose: bool = True) -> Faq:
     """The Part 4 Q/A set. ``source``: ``"auto"`` (Hub file if reachable, else bundled), ``"hub"``, ``"bundled"``."""
     if source not in ("auto", "hub", "bundled"):
         raise ValueError(f"source must be 'auto', 'hub' or 'bundled', not {source!r}")
+
+    def loaded(path: Path, origin: str, where: str) -> Faq:
+        faq = Faq(read_faq_file(path), origin, path)
+        if verbose:
+            print(f"Q/A data: {len(faq)} pairs from {where}")
+        return faq
+
     if source in ("auto", "hub"):
         from frlab.assets import AssetError, fetch
 
         try:
             folder = fetch(HUB_ASSET, progress=False, allow_network=source == "hub" or hub_reachable())
             path = folder / HUB_FILENAME
-            faq = Faq(read_faq_file(path), "hub", path)
-            if verbose:
-                print(f"Q/A data: {len(faq)} pairs from the course's Hub file ({path})")
-            return faq
+            return loaded(path, "hub", f"the course's Hub file ({path})")
         except AssetError:
             if source == "hub":
                 raise
@@ -134,10 +138,7 @@ def load_faq(source: str = "auto", *, verbose: bool = True) -> Faq:
                     "Q/A data: the course's Hub file (OpenLLM-France/Tutoriel, ecommerce-faq-fr.json) is not "
                     "available here (not in the cache, no mirror copy, Hub not reachable); using the lab's own FAQ set."
                 )
-    faq = Faq(read_faq_file(BUNDLED_FAQ), "bundled", BUNDLED_FAQ)
-    if verbose:
-        print(f"Q/A data: {len(faq)} pairs from {BUNDLED_FAQ.name} (written for this course, CC0)")
-    return faq
+    return loaded(BUNDLED_FAQ, "bundled", f"{BUNDLED_FAQ.name} (written for this course, CC0)")
 
 
 def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:

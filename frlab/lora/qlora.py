@@ -24,31 +24,30 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
+from frlab.paths import replaced_atomically
+
 # bigscience/bloom-560m config.json (the values that shape the model), written out so that the
 # model can be built on the meta device in every profile, offline.
-BLOOM_560M = dict(
-    vocab_size=250880,
-    hidden_size=1024,
-    n_layer=24,
-    n_head=16,
-    layer_norm_epsilon=1e-5,
-    initializer_range=0.02,
-    apply_residual_connection_post_layernorm=False,
-    hidden_dropout=0.0,
-    attention_dropout=0.0,
-    bos_token_id=1,
-    eos_token_id=2,
-    pad_token_id=3,
-    pretraining_tp=1,
-    slow_but_exact=False,
-    tie_word_embeddings=True,
-)
+BLOOM_560M = {
+    "vocab_size": 250880,
+    "hidden_size": 1024,
+    "n_layer": 24,
+    "n_head": 16,
+    "layer_norm_epsilon": 1e-5,
+    "initializer_range": 0.02,
+    "apply_residual_connection_post_layernorm": False,
+    "hidden_dropout": 0.0,
+    "attention_dropout": 0.0,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+    "pad_token_id": 3,
+    "pretraining_tp": 1,
+    "slow_but_exact": False,
+    "tie_word_embeddings": True,
+}
 
 
 class TargetModuleError(ValueError):
@@ -240,20 +239,20 @@ def keep_cpu_4bit_trainable(model) -> int:
 
 
 # --------------------------------------------------------------------------- smoke model
-SMOKE_RECIPE = dict(
-    vocab_size=4000,
-    hidden_size=128,
-    n_layer=2,
-    n_head=4,
-    corpus_lines=10000,
-    faq_repeats=3,
-    block=64,
-    batch=16,
-    steps=200,
-    lr=2e-3,
-    seed=0,
-    version=2,
-)
+SMOKE_RECIPE = {
+    "vocab_size": 4000,
+    "hidden_size": 128,
+    "n_layer": 2,
+    "n_head": 4,
+    "corpus_lines": 10000,
+    "faq_repeats": 3,
+    "block": 64,
+    "batch": 16,
+    "steps": 200,
+    "lr": 2e-3,
+    "seed": 0,
+    "version": 2,
+}
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]  # ids 0..3, as in BLOOM
 
 
@@ -303,14 +302,8 @@ def _train_tokenizer(texts: list[str], vocab_size: int):
         show_progress=False,
     )
     tok.train_from_iterator(texts, trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="<unk>",
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        padding_side="left",
-    )
+    specials = dict(unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>")  # SPECIAL_TOKENS
+    return PreTrainedTokenizerFast(tokenizer_object=tok, padding_side="left", **specials)
 
 
 def build_smoke_model(
@@ -369,17 +362,9 @@ def _build(out: Path, info_path: Path, key: str, recipe: dict, t0: float, verbos
     random.Random(recipe["seed"]).shuffle(lines)
     corpus_note += f" + the {len(faq_text)} FAQ questions/answers as plain sentences x{recipe['faq_repeats']}"
     tokenizer = _train_tokenizer(lines, recipe["vocab_size"])
-    config = BloomConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=recipe["hidden_size"],
-        n_layer=recipe["n_layer"],
-        n_head=recipe["n_head"],
-        bos_token_id=1,
-        eos_token_id=2,
-        pad_token_id=3,
-        hidden_dropout=0.0,
-        attention_dropout=0.0,
-    )
+    size = {k: recipe[k] for k in ("hidden_size", "n_layer", "n_head")}
+    ids = dict(bos_token_id=1, eos_token_id=2, pad_token_id=3)  # SPECIAL_TOKENS, as in BLOOM
+    config = BloomConfig(vocab_size=len(tokenizer), **size, **ids, hidden_dropout=0.0, attention_dropout=0.0)
     model = BloomForCausalLM(config)
 
     losses = []
@@ -407,9 +392,7 @@ def _build(out: Path, info_path: Path, key: str, recipe: dict, t0: float, verbos
             losses.append(round(loss.item(), 4))
         model.eval()
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".bloom-tiny-", dir=out.parent))
-    try:
+    with replaced_atomically(out, prefix=".bloom-tiny-") as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         info = dict(
@@ -424,11 +407,6 @@ def _build(out: Path, info_path: Path, key: str, recipe: dict, t0: float, verbos
             seconds=round(time.time() - t0, 1),
         )
         (tmp / "frlab_smoke.json").write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     if verbose:
         print(
             f"smoke model: built {out} in {info['seconds']} s – {info['init']}; "

@@ -19,14 +19,8 @@ pytestmark = pytest.mark.skipif(
 
 def _run(code, cwd, **env):
     e = dict(os.environ, FRLAB_SANDBOX="bwrap", **env)
-    return subprocess.run(
-        [sys.executable, SANDBOX, "--", sys.executable, "-c", code],
-        cwd=cwd,
-        env=e,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    cmd = [sys.executable, SANDBOX, "--", sys.executable, "-c", code]
+    return subprocess.run(cmd, cwd=cwd, env=e, capture_output=True, text=True, timeout=120)
 
 
 def test_bwrap_is_usable_here():

@@ -8,6 +8,7 @@ import pytest
 from autograder.chapters import read_source
 from frlab.paths import REPO_ROOT
 from labtools.execute import execute, outputs_text
+from tests.chapters import has_image
 
 pytestmark = pytest.mark.slow
 
@@ -57,11 +58,7 @@ def test_smoke_notebook_trains_six_runs_with_readable_accuracies(first_execution
     assert list(summary["run"]) == RUNS
     assert summary["test_accuracy"].between(0, 100).all() and summary["valid_accuracy"].between(0, 100).all()
     assert re.search(r"gap \(pretrained - random\): [+-]\d+\.\d\d points", text)
-    assert any(
-        o.get("output_type") == "display_data" and "image/png" in o.get("data", {})
-        for c in nb.cells
-        for o in c.get("outputs", [])
-    ), "the valid-accuracy curves are missing"
+    assert has_image(nb), "the valid-accuracy curves are missing"
     assert seconds < 600
 
 

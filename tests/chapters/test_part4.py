@@ -8,7 +8,7 @@ import pytest
 from autograder.chapters import read_source
 from frlab.paths import REPO_ROOT
 from labtools.execute import execute, outputs_text
-from tests.chapters import printed
+from tests.chapters import has_image, printed
 
 pytestmark = pytest.mark.slow
 
@@ -46,11 +46,7 @@ def test_part4_solution_executes_in_smoke(tmp_path):
     assert (run / "loss_curve.png").stat().st_size > 5000
     gens = json.loads((run / "generations.json").read_text())
     assert set(gens) == {"before", "after"} and len(gens["after"]) == 4
-    assert any(
-        o.get("output_type") == "display_data" and "image/png" in o.get("data", {})
-        for c in nb.cells
-        for o in c.get("outputs", [])
-    ), "the loss curve is missing"
+    assert has_image(nb), "the loss curve is missing"
     # time budget (<= 5 min) is reported, not asserted: see scripts/benchmark.py
     print(f"part 4 smoke notebook: {seconds:.0f} s; loss {losses[0]:.3f} -> {losses[-1]:.3f}")
 

@@ -71,11 +71,16 @@ def test_manifest_lists_every_course_asset():
     assert all(len(d) == 64 for d in m["cls-books"].files.values())
 
 
+def _put(folder: Path, name: str, data: bytes) -> Path:
+    """Write ``data`` to ``folder/name`` (creating ``folder``); returns ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+    return folder
+
+
 def test_mirror_archive_is_verified_and_extracted(toy):
     manifest, archive, tmp = toy
-    mirror = tmp / "mirror"
-    mirror.mkdir()
-    (mirror / "toy.zip").write_bytes(archive.read_bytes())
+    mirror = _put(tmp / "mirror", "toy.zip", archive.read_bytes())
     out = fetch("toy", cache=tmp / "cache", mirror=mirror, manifest=manifest, allow_network=False)
     assert (out / "sub" / "b.txt").read_bytes() == FILES["sub/b.txt"]
     assert out == tmp / "cache" / "toy"
@@ -86,11 +91,9 @@ def test_mirror_archive_is_verified_and_extracted(toy):
 
 def test_corrupt_archive_is_detected_by_checksum_and_kept(toy):
     manifest, archive, tmp = toy
-    cache = tmp / "cache"
-    cache.mkdir()
     data = bytearray(archive.read_bytes())
     data[len(data) // 2] ^= 0xFF
-    (cache / "toy.zip").write_bytes(bytes(data))
+    cache = _put(tmp / "cache", "toy.zip", bytes(data))
     with pytest.raises(ChecksumError) as err:
         fetch("toy", cache=cache, mirror="", manifest=manifest, allow_network=False)
     msg = str(err.value)
@@ -102,9 +105,7 @@ def test_corrupt_archive_is_detected_by_checksum_and_kept(toy):
 def test_corrupt_archive_without_known_checksum_is_detected_on_extraction(toy):
     manifest, archive, tmp = toy
     manifest["toy"].archive_sha256 = None
-    cache = tmp / "cache"
-    cache.mkdir()
-    (cache / "toy.zip").write_bytes(archive.read_bytes()[:-40])  # truncated
+    cache = _put(tmp / "cache", "toy.zip", archive.read_bytes()[:-40])  # truncated
     with pytest.raises(AssetError, match="corrupt or truncated|neither a zip"):
         fetch("toy", cache=cache, mirror="", manifest=manifest, allow_network=False)
     assert not (cache / "toy").exists()
@@ -179,10 +180,7 @@ def test_download_resumes_from_part_file_and_verifies(toy, http_dir):
     root, base, server = http_dir
     (root / "toy.zip").write_bytes(archive.read_bytes())
     manifest["toy"].urls = [f"{base}/toy.zip"]
-    cache = tmp / "cache"
-    cache.mkdir()
-    half = archive.read_bytes()[:300]
-    (cache / "toy.zip.part").write_bytes(half)  # an interrupted earlier download
+    cache = _put(tmp / "cache", "toy.zip.part", archive.read_bytes()[:300])  # an interrupted earlier download
     out = fetch("toy", cache=cache, mirror="", manifest=manifest, progress=False)
     assert server.range_requests == [300]
     assert (out / "a.txt").read_bytes() == FILES["a.txt"]

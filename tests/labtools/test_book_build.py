@@ -34,13 +34,8 @@ COLAB = "https://colab.research.google.com/github/frlab-course/french-lm-lab/blo
 
 @pytest.fixture(scope="module")
 def built():
-    proc = subprocess.run(
-        [sys.executable, "-m", "labtools.book.build", "--quiet"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
+    cmd = [sys.executable, "-m", "labtools.book.build", "--quiet"]
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=3600)
     print(proc.stdout[-4000:], proc.stderr[-4000:])
     assert proc.returncode == 0, f"book build failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
     assert re.search(r"book: (cold|cached) build: jupyter-book [\d.]+ s, total [\d.]+ s", proc.stdout)

@@ -3,12 +3,7 @@
 from fairseq.models import ARCH_MODEL_REGISTRY, register_model_architecture
 from fairseq.models.roberta.model import base_architecture
 
-ROBERTA_SMALL = dict(
-    encoder_layers=4,
-    encoder_embed_dim=512,
-    encoder_ffn_embed_dim=512,
-    encoder_attention_heads=8,
-)
+ROBERTA_SMALL = dict(encoder_layers=4, encoder_embed_dim=512, encoder_ffn_embed_dim=512, encoder_attention_heads=8)
 
 
 def roberta_small_architecture(args):

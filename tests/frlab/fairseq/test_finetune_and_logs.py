@@ -74,28 +74,27 @@ def test_summary_table_and_gap(tmp_path):
 
 
 # --------------------------------------------------------------------------- inputs
+def _rejected(labels, reviews, label_text: str, match: str) -> None:
+    """``validate_labels`` refuses ``labels`` holding ``label_text``, with a message matching ``match``."""
+    labels.write_text(label_text, encoding="utf-8")
+    with pytest.raises(ff.LabelError, match=match):
+        ff.validate_labels(labels, reviews)
+
+
 def test_label_with_bad_value_is_rejected_with_line_number(tmp_path):
     reviews = tmp_path / "train.review"
     labels = tmp_path / "train.label"
     reviews.write_text("bien\nmauvais\nmoyen\nsuper\n", encoding="utf-8")
-    labels.write_text("1\n0\n2\n1\n", encoding="utf-8")
-    with pytest.raises(ff.LabelError, match=r"train\.label, line 3: label '2'"):
-        ff.validate_labels(labels, reviews)
-    labels.write_text("1\n0\n\n1\n", encoding="utf-8")
-    with pytest.raises(ff.LabelError, match="line 3"):
-        ff.validate_labels(labels, reviews)
+    _rejected(labels, reviews, "1\n0\n2\n1\n", r"train\.label, line 3: label '2'")
+    _rejected(labels, reviews, "1\n0\n\n1\n", "line 3")
 
 
 def test_label_length_mismatch_is_rejected_with_line_number(tmp_path):
     reviews = tmp_path / "valid.review"
     labels = tmp_path / "valid.label"
     reviews.write_text("a\nb\nc\n", encoding="utf-8")
-    labels.write_text("1\n0\n", encoding="utf-8")
-    with pytest.raises(ff.LabelError, match="has 2 lines but .* has 3: line 3 is the first review without a label"):
-        ff.validate_labels(labels, reviews)
-    labels.write_text("1\n0\n1\n1\n", encoding="utf-8")
-    with pytest.raises(ff.LabelError, match="line 4 is the first label without a review"):
-        ff.validate_labels(labels, reviews)
+    _rejected(labels, reviews, "1\n0\n", "has 2 lines but .* has 3: line 3 is the first review without a label")
+    _rejected(labels, reviews, "1\n0\n1\n1\n", "line 4 is the first label without a review")
     labels.write_text("1\n0\n1\n", encoding="utf-8")
     assert ff.validate_labels(labels, reviews) == [1, 0, 1]
 

@@ -53,30 +53,16 @@ def test_lm_head_is_tied_and_adds_dense_ln_bias():
 def test_hf_roberta_model_count():
     from transformers import RobertaConfig, RobertaModel
 
-    cfg = RobertaConfig(
-        vocab_size=32000,
-        hidden_size=512,
-        num_hidden_layers=4,
-        num_attention_heads=8,
-        intermediate_size=512,
-        max_position_embeddings=258,
-        type_vocab_size=1,
-        pad_token_id=1,
-    )
+    size = dict(vocab_size=32000, hidden_size=512, num_hidden_layers=4, num_attention_heads=8, intermediate_size=512)
+    cfg = RobertaConfig(**size, max_position_embeddings=258, type_vocab_size=1, pad_token_id=1)
     model = RobertaModel(cfg, add_pooling_layer=False)
     assert sum(p.numel() for p in model.parameters()) == 22_829_568
 
 
 def test_other_sizes_follow_the_formula():
     V, T, d, ff, L = 1000, 64, 32, 48, 3
-    enc = build_roberta(
-        make_dictionary(V - 5),
-        encoder_layers=L,
-        encoder_embed_dim=d,
-        encoder_ffn_embed_dim=ff,
-        encoder_attention_heads=2,
-        max_positions=T,
-    ).encoder.sentence_encoder
+    dims = dict(encoder_layers=L, encoder_embed_dim=d, encoder_ffn_embed_dim=ff, encoder_attention_heads=2)
+    enc = build_roberta(make_dictionary(V - 5), **dims, max_positions=T).encoder.sentence_encoder
     weights = sum(p.numel() for n, p in enc.named_parameters() if n.endswith(".weight") and not _is_ln(n))
     assert weights == V * d + (T + 2) * d + L * (4 * d * d + 2 * d * ff)
     assert sum(p.numel() for p in enc.parameters()) == weights + L * (4 * d + ff + d + 4 * d) + 2 * d

@@ -221,15 +221,8 @@ def _criterion_and_sample(weight: float):
 
     d = make_dictionary(60)
     torch.manual_seed(0)
-    model = build_roberta(
-        d,
-        encoder_embed_dim=32,
-        encoder_attention_heads=2,
-        encoder_ffn_embed_dim=64,
-        encoder_layers=2,
-        dropout=0.0,
-        attention_dropout=0.0,
-    )
+    dims = dict(encoder_embed_dim=32, encoder_attention_heads=2, encoder_ffn_embed_dim=64, encoder_layers=2)
+    model = build_roberta(d, **dims, dropout=0.0, attention_dropout=0.0)
     model.eval()
     task = SimpleNamespace(source_dictionary=d, target_dictionary=d, mask_idx=d.index("<mask>"))
     crit = CRITERION_REGISTRY["masked_lm_bos_bow"](MaskedLmBosBowConfig(bos_bow_weight=weight), task)

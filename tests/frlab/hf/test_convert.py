@@ -35,18 +35,17 @@ def reviews(shared_data):
     return texts[:N_REVIEWS]
 
 
+def _random_checkpoint(shared_data, folder, **kw):
+    """A random fairseq checkpoint with a 2000-piece sentencepiece model trained on the test corpus."""
+    return f2h.make_random_checkpoint(folder, _corpus(shared_data), vocab_size=2000, **kw)
+
+
 @pytest.fixture(scope="module")
 def exact_model(shared_data, tmp_path_factory):
     """Unigram sentencepiece + full dict (Part 2's layout): ids must be identical."""
     import sentencepiece as spm
 
-    d = f2h.make_random_checkpoint(
-        tmp_path_factory.mktemp("fs_unigram"),
-        _corpus(shared_data),
-        vocab_size=2000,
-        model_type="unigram",
-        full_dict=True,
-    )
+    d = _random_checkpoint(shared_data, tmp_path_factory.mktemp("fs_unigram"), model_type="unigram", full_dict=True)
     # dict.txt is by count (then the unseen pieces), not in spm order: the ids must really be remapped
     sp = spm.SentencePieceProcessor(model_file=str(d / "sentencepiece.bpe.model"))
     dict_pieces = [line.split()[0] for line in (d / "dict.txt").read_text(encoding="utf-8").splitlines()]
@@ -58,14 +57,7 @@ def exact_model(shared_data, tmp_path_factory):
 @pytest.fixture(scope="module")
 def alias_model(shared_data, tmp_path_factory):
     """BPE sentencepiece + dict of the pieces seen in the corpus only: alias ids for the rest."""
-    return f2h.make_random_checkpoint(
-        tmp_path_factory.mktemp("fs_bpe"),
-        _corpus(shared_data),
-        vocab_size=2000,
-        model_type="bpe",
-        full_dict=False,
-        seed=1,
-    )
+    return _random_checkpoint(shared_data, tmp_path_factory.mktemp("fs_bpe"), model_type="bpe", full_dict=False, seed=1)
 
 
 def _hub(d):
