@@ -18,13 +18,14 @@ Nothing here is installed for students (``frlab`` holds no reference solution an
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
-from frlab.fairseq.logs import METRIC, RUN_NAME, RunLogError, run_dirs, validation_curve
+from autograder.chapters import chapter_definitions
+from frlab.fairseq.logs import METRIC, RunLogError, runs_of, validation_curve
 from frlab.hf import finetune as hf_finetune
-from frlab.lora import qa_data, qlora
+from frlab.lora import qlora
 
+ACCURACIES = ("valid_accuracy", "test_accuracy")
 ANSWERS: dict[str, list[int | str]] = {
     "part1_parameter_counting": [22807552, 22829056, 22829568],  # weights only, + biases/LayerNorm, + LM head
     "part4_qlora": [1572864],
@@ -61,19 +62,9 @@ def summarize_runs(log_root: Path | str, metric: str = METRIC):
     import pandas as pd
 
     rows = []
-    for d in run_dirs(log_root):
-        m = RUN_NAME.match(d.name)
+    for d, init, seed in runs_of(log_root):
         best = best_valid_test_accuracy(d, metric)
-        rows.append(
-            {
-                "run": d.name,
-                "init": m["init"],
-                "seed": int(m["seed"]),
-                "best_step": best["step"],
-                "valid_accuracy": best["valid_accuracy"],
-                "test_accuracy": best["test_accuracy"],
-            }
-        )
+        rows.append(dict(run=d.name, init=init, seed=seed, best_step=best["step"], **{k: best[k] for k in ACCURACIES}))
     if not rows:
         raise RunLogError(f"no run folders <init>_seed<k> with logs in {log_root}")
     return pd.DataFrame(rows).sort_values(["init", "seed"], ignore_index=True)
@@ -104,113 +95,36 @@ def format_table(summary, column: str = "test_accuracy") -> str:
     return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- Part 3
-def training_arguments(run_dir: Path | str, seed: int, hp: dict | None = None, **overrides):
-    """The reference ``TrainingArguments`` of the chapter (what Exercise 3.2 asks for).
+# --------------------------------------------------------------------------- Parts 3 and 4
+# The reference answers are the chapters' own solution cells, lifted out of solutions/ (one source per chapter).
+PART3, PART4 = "part3_hf_finetuning", "part4_qlora"
 
-    Part 2's fairseq settings: batch, epochs, lr, warm-up fraction then linear decay, weight decay,
-    Adam (0.9, 0.98, 1e-8), no gradient clipping (``--clip-norm 0``); evaluation and saving every
-    ``eval_steps`` updates (else every epoch), a checkpoint saved only when the valid accuracy improves
-    (``save_strategy="best"``) and reloaded at the end;
-    TensorBoard logging (transformers 5 has no ``logging_dir`` argument: set ``TENSORBOARD_LOGGING_DIR``).
-    """
-    from transformers import TrainingArguments
 
+def training_arguments(run_dir: Path | str, seed: int, hp: dict | None = None):
+    """Exercise 3.2: the chapter's ``make_training_args(run_dir, seed)`` for the hyper-parameters ``hp``."""
     hp = hp or hf_finetune.hyperparameters()
-    strategy = "steps" if hp["eval_steps"] else "epoch"
-    kw = dict(
-        output_dir=str(run_dir),
-        per_device_train_batch_size=hp["batch_size"],
-        per_device_eval_batch_size=hp["eval_batch_size"],
-        num_train_epochs=hp["epochs"],
-        learning_rate=hp["lr"],
-        warmup_steps=hp["warmup_ratio"],
-        lr_scheduler_type="linear",
-        weight_decay=hp["weight_decay"],
-        adam_beta1=hp["adam_beta1"],
-        adam_beta2=hp["adam_beta2"],
-        adam_epsilon=hp["adam_eps"],
-        max_grad_norm=0.0,
-        eval_strategy=strategy,
-        eval_steps=hp["eval_steps"],
-        save_strategy="best",
-        save_total_limit=1,
-        save_only_model=True,
-        load_best_model_at_end=True,
-        metric_for_best_model=hf_finetune.METRIC,
-        greater_is_better=True,
-        logging_steps=hp["logging_steps"],
-        report_to=["tensorboard"],
-        seed=seed,
-        dataloader_num_workers=0,
-        disable_tqdm=True,
-    )
-    kw.update(overrides)
-    return TrainingArguments(**kw)
+    return chapter_definitions(PART3, "make_training_args", HP=hp)["make_training_args"](run_dir, seed)
 
 
-# --------------------------------------------------------------------------- Part 4
 def format_prompt(question: str, answer: str | None = None) -> str:
-    """``<human>: question\\n<assistant>: answer``; without ``answer``: the generation prompt
-    ``<human>: question\\n<assistant>:`` (the model writes the rest)."""
-    text = f"{qa_data.HUMAN_TAG} {question.strip()}\n{qa_data.ASSISTANT_TAG}"
-    if answer is not None:
-        text += f" {answer.strip()}"
-    return text
+    """Exercise 4.1: ``<human>: question\n<assistant>: answer`` (the generation prompt without ``answer``)."""
+    return chapter_definitions(PART4, "format_prompt")["format_prompt"](question, answer)
 
 
 def bnb_config(compute_dtype=None):
-    """The course's 4-bit setting: NF4 weights, double quantisation, ``compute_dtype`` matmuls."""
-    from transformers import BitsAndBytesConfig
-
-    return BitsAndBytesConfig(
-        load_in_4bit=True,
-        bnb_4bit_quant_type="nf4",
-        bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=compute_dtype if compute_dtype is not None else qlora.choose_compute_dtype(),
-    )
+    """Exercise 4.2: 4-bit NF4 with double quantisation, computing in ``compute_dtype`` (default: the device's)."""
+    dtype = compute_dtype if compute_dtype is not None else qlora.choose_compute_dtype()
+    return chapter_definitions(PART4, "bnb_config", compute_dtype=dtype)["bnb_config"]
 
 
-def lora_config(r: int = 16, lora_alpha: int = 32, target_modules=None, lora_dropout: float = 0.05):
-    from peft import LoraConfig
+def lora_config(**changes):
+    """Exercise 4.3: the chapter's ``LoraConfig`` (r 16, alpha 32, ``query_key_value``, dropout 0.05, causal LM);
+    ``changes`` replace fields (the tests build wrong configurations from it)."""
+    import dataclasses
 
-    return LoraConfig(
-        r=r,
-        lora_alpha=lora_alpha,
-        target_modules=list(target_modules or ["query_key_value"]),
-        lora_dropout=lora_dropout,
-        bias="none",
-        task_type="CAUSAL_LM",
-    )
-
-
-def true_numel(param) -> int:
-    """Number of weights ``param`` stands for.
-
-    A bitsandbytes ``Params4bit`` stores two 4-bit codes per ``uint8`` byte, flattened to
-    shape ``(n/2, 1)``: its ``numel()`` is half the number of weights.  The original shape
-    is kept in ``param.quant_state.shape``.
-    """
-    qs = getattr(param, "quant_state", None)
-    if qs is not None and getattr(qs, "shape", None) is not None:
-        return math.prod(qs.shape)
-    if param.__class__.__name__ == "Params4bit" and param.dtype in _packed_dtypes():
-        return param.numel() * 2 * param.element_size()
-    return param.numel()
-
-
-def _packed_dtypes():
-    import torch
-
-    return (torch.uint8, torch.int8)
+    return dataclasses.replace(chapter_definitions(PART4, "lora_config")["lora_config"], **changes)
 
 
 def count_parameters(model) -> tuple[int, int]:
-    """``(trainable, total)`` weights, correct for 4-bit models (tied weights counted once)."""
-    trainable = total = 0
-    for p in model.parameters():
-        n = true_numel(p)
-        total += n
-        if p.requires_grad:
-            trainable += n
-    return trainable, total
+    """Exercise 4.4: ``(trainable, total)``, 4-bit weights counted with their original shape."""
+    return chapter_definitions(PART4, "count_parameters")["count_parameters"](model)

@@ -300,10 +300,14 @@ P2_OK = {"best_valid_test": P2_BEST, "results_table": P2_TABLE, "why_random_lags
 P2_TESTS = ["test_best_valid_test", "test_results_table", "test_results_plausible"]
 
 
+def _spec(assignment: str, cells, files: dict, **kw) -> dict:
+    """One corpus submission: the assignment, its answer cells, the files copied beside the notebook (``kw`` may
+    replace them), options."""
+    return {"assignment": assignment, "cells": cells, "copy": files} | kw
+
+
 def p2(cells=None, logs=True, **kw):
-    spec = {"assignment": P2, "cells": {**P2_OK, **(cells or {})}, "copy": dict(P2_LOGS) if logs else {}}
-    spec.update(kw)
-    return spec
+    return _spec(P2, {**P2_OK, **(cells or {})}, dict(P2_LOGS) if logs else {}, **kw)
 
 
 SUBMISSIONS.update(
@@ -377,9 +381,7 @@ P3_WRITTEN = {"why_different": "Truncation, the schedule and weight decay groups
 
 
 def p3(edits=None, runs=True, **kw):
-    spec = {"assignment": P3, "cells": _lazy(P3, edits, P3_WRITTEN), "copy": dict(P3_RUNS) if runs else {}}
-    spec.update(kw)
-    return spec
+    return _spec(P3, _lazy(P3, edits, P3_WRITTEN), dict(P3_RUNS) if runs else {}, **kw)
 
 
 SUBMISSIONS.update(
@@ -423,9 +425,7 @@ P4_OUTPUTS = {"part4_outputs": f"reference/{P4}/part4_outputs"}
 
 
 def p4(edits=None, **kw):
-    spec = {"assignment": P4, "cells": _lazy(P4, edits, P4_WRITTEN), "copy": dict(P4_OUTPUTS)}
-    spec.update(kw)
-    return spec
+    return _spec(P4, _lazy(P4, edits, P4_WRITTEN), dict(P4_OUTPUTS), **kw)
 
 
 SUBMISSIONS.update(

@@ -34,6 +34,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+#: every namespace unshared (no network), the root read-only, a fresh /dev and /proc
+BWRAP_BASE = ["--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
 
 
 def _int_env(name: str, default: int) -> int:
@@ -49,21 +51,7 @@ def bwrap_works() -> bool:
         return False
     try:
         r = subprocess.run(
-            [
-                bwrap,
-                "--unshare-all",
-                "--die-with-parent",
-                "--ro-bind",
-                "/",
-                "/",
-                "--dev",
-                "/dev",
-                "--proc",
-                "/proc",
-                "--tmpfs",
-                "/tmp",
-                "true",
-            ],
+            [bwrap, *BWRAP_BASE, "--tmpfs", "/tmp", "true"],
             capture_output=True,
             timeout=20,
         )
@@ -101,15 +89,7 @@ def bwrap_command(cmd: list[str], cwd: str) -> list[str]:
     conn = _connection_file(cmd)
     args = [
         shutil.which("bwrap"),
-        "--unshare-all",
-        "--die-with-parent",
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
+        *BWRAP_BASE,
         "--size",
         str(1024 * 1024 * 1024),
         "--tmpfs",

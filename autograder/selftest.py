@@ -32,12 +32,9 @@ from autograder.generate import NOTEBOOKS_DIR, generate
 RUNS = AUTOGRADER_DIR / "runs" / "selftest"
 
 #: selftest limits: small enough to keep CI short, large enough for the smoke profile on 2 busy cores
-SELFTEST_ENV = {
-    "FRLAB_CELL_TIMEOUT": "120",
-    "FRLAB_SANDBOX_MEM_MB": "4096",
-    "FRLAB_SANDBOX_CPU_S": "600",
-    "FRLAB_PROFILE": "smoke",
-}
+SELFTEST_ENV = dict(
+    FRLAB_CELL_TIMEOUT="120", FRLAB_SANDBOX_MEM_MB="4096", FRLAB_SANDBOX_CPU_S="600", FRLAB_PROFILE="smoke"
+)
 
 
 def _same_tree(a: Path, b: Path) -> list[str]:

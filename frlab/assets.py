@@ -223,6 +223,16 @@ def _is_url(s: str) -> bool:
 
 
 # --------------------------------------------------------------------------- resolver
+def _extract_verified(asset: Asset, archive: Path, target: Path) -> Path:
+    _verify_archive(asset, archive)
+    return extract_atomically(asset, archive, target)
+
+
+def _download_and_extract(asset: Asset, url: str, cache: Path, target: Path, progress: bool) -> Path:
+    archive = download(url, cache / asset.archive, expected_sha256=asset.archive_sha256, progress=progress)
+    return extract_atomically(asset, archive, target)
+
+
 def asset_dir(name: str, cache: Path | None = None) -> Path:
     return Path(cache or cache_dir()) / name
 
@@ -257,8 +267,7 @@ def fetch(
         by_hand = cache / asset.archive
         tried.append(f"archive in cache {by_hand}")
         if by_hand.is_file():
-            _verify_archive(asset, by_hand)
-            return extract_atomically(asset, by_hand, target)
+            return _extract_verified(asset, by_hand, target)
 
     # 2. mirror
     if mirror:
@@ -267,8 +276,7 @@ def fetch(
                 url = f"{mirror.rstrip('/')}/{asset.archive}"
                 tried.append(f"mirror URL {url}")
                 try:
-                    arch = download(url, cache / asset.archive, expected_sha256=asset.archive_sha256, progress=progress)
-                    return extract_atomically(asset, arch, target)
+                    return _download_and_extract(asset, url, cache, target, progress)
                 except (urllib.error.URLError, OSError) as exc:
                     tried[-1] += f" ({exc})"
         else:
@@ -283,8 +291,7 @@ def fetch(
                 arch = base / asset.archive
                 tried.append(f"mirror archive {arch}")
                 if arch.is_file():
-                    _verify_archive(asset, arch)
-                    return extract_atomically(asset, arch, target)
+                    return _extract_verified(asset, arch, target)
     else:
         tried.append(f"no mirror (set {MIRROR_ENV})")
 
@@ -293,8 +300,7 @@ def fetch(
         for url in asset.urls:
             tried.append(f"original URL {url}")
             try:
-                arch = download(url, cache / asset.archive, expected_sha256=asset.archive_sha256, progress=progress)
-                return extract_atomically(asset, arch, target)
+                return _download_and_extract(asset, url, cache, target, progress)
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 tried[-1] += f" ({type(exc).__name__}: {exc})"
     elif allow_network and asset.kind.startswith("hf-"):

@@ -84,6 +84,11 @@ def run_dirs(log_root: Path | str) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and RUN_NAME.match(p.name)) if root.is_dir() else []
 
 
+def runs_of(log_root: Path | str) -> list[tuple[Path, str, int]]:
+    """``(run folder, init, seed)`` of every run of a log root, sorted by folder name."""
+    return [(d, m["init"], int(m["seed"])) for d in run_dirs(log_root) for m in [RUN_NAME.match(d.name)]]
+
+
 def plot_valid_curves(log_root: Path | str, ax=None, metric: str = METRIC, title: str | None = None):
     """Valid accuracy vs updates of every run of ``log_root`` (one colour per init); returns the figure."""
 
@@ -93,16 +98,8 @@ def plot_valid_curves(log_root: Path | str, ax=None, metric: str = METRIC, title
         _, ax = plt.subplots(figsize=(7, 4))
     colours = {"pretrained": "tab:blue", "random": "tab:orange"}
     styles = ["-", "--", ":", "-."]
-    for d in run_dirs(log_root):
-        m = RUN_NAME.match(d.name)
+    for d, init, seed in runs_of(log_root):
         curve = validation_curve(d, metric)
-        ax.plot(
-            curve.index,
-            curve[f"valid_{metric}"],
-            styles[int(m["seed"]) % len(styles)],
-            marker="o",
-            markersize=3,
-            color=colours.get(m["init"], None),
-            label=f"{m['init']} seed {m['seed']}",
-        )
+        style = dict(marker="o", markersize=3, color=colours.get(init), label=f"{init} seed {seed}")
+        ax.plot(curve.index, curve[f"valid_{metric}"], styles[seed % len(styles)], **style)
     return runs.finish_curve_axes(ax, f"valid {metric} (%)", title, legend_fontsize=8)

