@@ -9,7 +9,7 @@ For the 1,600 train / 400 valid CLS-Books reviews (cut to 126 pieces, as the ``c
 
 Usage::
 
-    FRLAB_MIRROR=../shared/data python scripts/probe_base_model.py work/cpu/base-model [--random]
+    python -m labtools.probe_base_model work/cpu/base-model [--random]
 
 ``--random`` re-initialises the weights (``init_bert_params``) first: the random-init baseline.
 """

@@ -393,7 +393,7 @@ if not grading.is_grading():
 # %% [markdown]
 # ## 5. Speed: `Trainer` step vs fairseq update
 #
-# `scripts/bench_hf_vs_fairseq.py` times both on the same model, batch and reviews in one run. The stored
+# `python -m labtools.bench.hf_vs_fairseq` times both on the same model, batch and reviews in one run. The stored
 # reference (`results/part3/cpu/bench.json`) is shown when it exists.
 
 # %% tags=["book"]
@@ -405,7 +405,7 @@ if bench_file.exists():
     print(f"HF Trainer {bench['hf_seconds_per_step']:.3f} s/step, fairseq {bench['fairseq_seconds_per_update']:.3f} "
           f"s/update: ratio HF/fairseq = {bench['ratio_hf_over_fairseq']:.2f}")
 else:
-    print("no stored benchmark yet: python scripts/bench_hf_vs_fairseq.py")
+    print("no stored benchmark yet: python -m labtools.bench.hf_vs_fairseq")
 
 # %% [markdown]
 # ## 6. The CPU reference results

@@ -1,6 +1,6 @@
 """All the lab's benchmarks, one after the other (`make bench`). Each prints its own figures.
 
-    python scripts/benchmark.py [--only setup fairseq hf autograde]
+    python -m labtools.bench [--only setup fairseq hf autograde notebooks]
 
 Performance targets are printed here, never asserted in tests.
 """
@@ -9,15 +9,13 @@ import argparse
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
 BENCHES = {
-    "setup": ["bench_setup.py", "--skip-tests"],  # one-command set-up on a fresh venv (target <= 8 min)
-    "fairseq": ["bench_fairseq.py"],  # fairseq s/update, course configuration
-    "hf": ["bench_hf_vs_fairseq.py"],  # HF Trainer s/step vs fairseq s/update (ratio)
-    "autograde": ["bench_autograde.py"],  # parallel vs sequential autograding (ratio)
-    "notebooks": ["bench_notebooks.py", "--cold"],  # every chapter in smoke vs its time budget
+    "setup": ["setup_time", "--skip-tests"],  # one-command set-up on a fresh venv (target <= 8 min)
+    "fairseq": ["fairseq_speed"],  # fairseq s/update, course configuration
+    "hf": ["hf_vs_fairseq"],  # HF Trainer s/step vs fairseq s/update (ratio)
+    "autograde": ["autograde_speed"],  # parallel vs sequential autograding (ratio)
+    "notebooks": ["notebook_speed", "--cold"],  # every chapter in smoke vs its time budget
 }
 
 
@@ -30,7 +28,7 @@ def main():
         script, *rest = BENCHES[name]
         print(f"\n=== benchmark: {name} ({script}) ===", flush=True)
         t0 = time.time()
-        rc = subprocess.call([sys.executable, str(HERE / script), *rest])
+        rc = subprocess.call([sys.executable, "-m", f"labtools.bench.{script}", *rest])
         print(f"--- {name}: exit {rc}, {time.time() - t0:.0f} s", flush=True)
         if rc:
             failed.append(name)

@@ -1,6 +1,6 @@
 """Throughput of the class autograder: sequential ``nbgrader autograde`` vs ``autograder.grade_class``.
 
-    python scripts/bench_autograde.py [--jobs N] [--student S ...] [--limit K]
+    python -m labtools.bench.autograde_speed [--jobs N] [--student S ...] [--limit K]
 
 Both runs grade the same corpus submissions (``autograder/corpus/submitted``) with the same course
 config (sandboxed kernel, same limits) in two fresh copies of a self-test course, and both produce
@@ -22,16 +22,12 @@ import os
 import shutil
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from autograder import AUTOGRADER_DIR  # noqa: E402
-from autograder.corpus_spec import EXPECTED, SUBMITTED_DIR  # noqa: E402
-from autograder.course import nbgrader, write_config  # noqa: E402
-from autograder.grade_class import grade_class  # noqa: E402
-from autograder.selftest import SELFTEST_ENV, prepare  # noqa: E402
+from autograder import AUTOGRADER_DIR
+from autograder.corpus_spec import EXPECTED, SUBMITTED_DIR
+from autograder.course import nbgrader, write_config
+from autograder.grade_class import grade_class
+from autograder.selftest import SELFTEST_ENV, prepare
 
 RUNS = AUTOGRADER_DIR / "runs" / "bench"
 

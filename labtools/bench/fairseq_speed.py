@@ -6,8 +6,8 @@ and prints seconds/update.  By default it measures the course's size (4 layers, 
 32,000-row vocabulary); ``--model-dir`` measures the architecture of a given checkpoint (e.g. the
 ``cpu`` reference base model) and ``--dims L,D,F,H --vocab V`` any other size.
 
-    python scripts/bench_fairseq.py                      # course configuration
-    python scripts/bench_fairseq.py --dims 4,128,512,4 --vocab 8000 --tokens 128   # cpu reference model
+    python -m labtools.bench.fairseq_speed                      # course configuration
+    python -m labtools.bench.fairseq_speed --dims 4,128,512,4 --vocab 8000 --tokens 128   # cpu reference model
 
 The first ``--skip`` updates (start-up, allocator warm-up) are excluded.
 """

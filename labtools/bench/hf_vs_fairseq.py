@@ -9,7 +9,7 @@ log lines (timestamped as they are printed), HF's between ``on_step_end`` callba
 ``--warmup`` updates.  The rounds alternate (fairseq, HF, fairseq, HF, ...) so that a change of load
 on a shared machine hits both; the median per framework is reported.
 
-    python scripts/bench_hf_vs_fairseq.py [--profile cpu] [--steps 40] [--rounds 2] [--out results/part3/cpu/bench.json]
+    python -m labtools.bench.hf_vs_fairseq [--profile cpu] [--steps 40] [--rounds 2] [--out results/part3/cpu/bench.json]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Time the one-command set-up on a fresh virtual environment and the test command.
 
-    python scripts/bench_setup.py [--no-cache] [--skip-tests] [-k EXPR]
+    python -m labtools.bench.setup_time [--no-cache] [--skip-tests] [-k EXPR]
 
 --no-cache sets PIP_NO_CACHE_DIR=1 so every wheel is downloaded and fairseq is compiled, as on a new machine.
 Target (issue 2): set-up <= 8 min on the 2-core CPU machine.
@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from labtools import REPO_ROOT as REPO
 
 
 def timed(cmd, env):

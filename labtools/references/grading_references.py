@@ -9,7 +9,7 @@ The self-test corpus grades real cpu-profile submissions (``autograder/corpus_sp
   and ``part3_runs_typed_from_the_course.json``, the same records with the course's accuracies typed in
   (a submission the Part 3 plausibility test must reject).
 
-Run it after ``scripts/part2_reference.py`` and ``python -m frlab.hf.finetune store`` (cpu), then
+Run it after ``python -m labtools.references.part2`` and ``python -m labtools.references.part3`` (cpu), then
 ``make notebooks`` (corpus) and ``make selftest``.
 """
 
@@ -20,11 +20,9 @@ import shutil
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from frlab.fairseq import finetune as ff  # noqa: E402
-from frlab.paths import results_dir  # noqa: E402
+from frlab.fairseq import finetune as ff
+from frlab.paths import results_dir
+from labtools import REPO_ROOT as REPO
 
 REF = REPO / "autograder" / "reference"
 COURSE_LIKE = [(82.5, 81.5), (83.0, 82.0), (81.9, 80.9)]  # valid / test accuracies in the course's range

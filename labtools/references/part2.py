@@ -9,7 +9,7 @@
 
 Usage::
 
-    FRLAB_MIRROR=../shared/data python scripts/part2_reference.py [--profile cpu] [--store-only]
+    python -m labtools.references.part2 [--profile cpu] [--store-only]
 """
 
 from __future__ import annotations

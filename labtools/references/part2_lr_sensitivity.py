@@ -5,7 +5,7 @@ with the Part 2 command (``labtools.chapter_code.part2_train_command``: the chap
 lr (1e-5) is taken from the main reference runs when they exist. Stores ``results.json`` and
 ``gap_vs_lr.png`` under ``results/part2/lr_sensitivity/``.
 
-    FRLAB_MIRROR=../shared/data python scripts/part2_lr_sensitivity.py --profile cpu --lrs 1e-4,1e-3 --seeds 0
+    python -m labtools.references.part2_lr_sensitivity --profile cpu --lrs 1e-4,1e-3 --seeds 0
 """
 
 from __future__ import annotations

@@ -125,7 +125,8 @@ def test_bench_prints_ratio(shared_data, tmp_path):
     res = subprocess.run(
         [
             sys.executable,
-            str(REPO_ROOT / "scripts" / "bench_hf_vs_fairseq.py"),
+            "-m",
+            "labtools.bench.hf_vs_fairseq",
             "--steps",
             "12",
             "--warmup",
@@ -141,6 +142,7 @@ def test_bench_prints_ratio(shared_data, tmp_path):
         text=True,
         timeout=600,
         env=env,
+        cwd=REPO_ROOT,
     )
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     assert "ratio HF/fairseq =" in res.stdout

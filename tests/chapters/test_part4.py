@@ -47,7 +47,7 @@ def test_part4_solution_executes_in_smoke(tmp_path):
     gens = json.loads((run / "generations.json").read_text())
     assert set(gens) == {"before", "after"} and len(gens["after"]) == 4
     assert has_image(nb), "the loss curve is missing"
-    # time budget (<= 5 min) is reported, not asserted: see scripts/benchmark.py
+    # time budget (<= 5 min) is reported, not asserted: see labtools/bench/
     print(f"part 4 smoke notebook: {seconds:.0f} s; loss {losses[0]:.3f} -> {losses[-1]:.3f}")
 
     # grading mode: no training; the submitted log and adapter are loaded and give the same generations
