@@ -30,6 +30,7 @@ from autograder import leaks
 from labtools import REPO_ROOT, use_dev_mirror
 from labtools.book import BUILD_DIR, CACHE_DIR, HTML_DIR, LOG_PATH
 
+
 # --------------------------------------------------------------------------- execution checks
 def execution_failures(build_dir: Path = BUILD_DIR) -> list[str]:
     """Failed executions: error reports written by myst-nb and failed jupyter-cache records."""
@@ -37,8 +38,10 @@ def execution_failures(build_dir: Path = BUILD_DIR) -> list[str]:
     reports = build_dir / "html" / "reports"
     if reports.is_dir():
         for log in sorted(reports.rglob("*.err.log")):
-            failures.append(f"execution error report {log.relative_to(build_dir).as_posix()}:\n"
-                            + log.read_text(encoding="utf-8", errors="replace")[-3000:])
+            failures.append(
+                f"execution error report {log.relative_to(build_dir).as_posix()}:\n"
+                + log.read_text(encoding="utf-8", errors="replace")[-3000:]
+            )
     cache = build_dir / ".jupyter_cache"
     if cache.is_dir():
         from jupyter_cache import get_cache
@@ -135,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         print("book: FAILED before building: these chapter pages cannot execute:", file=sys.stderr)
         for p in problems:
             print("  -", p, file=sys.stderr)
-        print("  (a `book` cell may only use names bound by earlier `book` cells or imported from frlab)", file=sys.stderr)
+        print(
+            "  (a `book` cell may only use names bound by earlier `book` cells or imported from frlab)", file=sys.stderr
+        )
         return 1
     for p in book_pages.generate_all():
         print("book: generated", p.relative_to(REPO_ROOT))
@@ -146,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         rc, out = run_build(verbose=not args.quiet)
         if rc != 0:
             problems.append(f"jupyter-book exited with status {rc} (see {LOG_PATH.relative_to(REPO_ROOT)})")
-        warnings = [ANSI_RE.sub("", l) for l in out.splitlines() if WARNING_RE.search(ANSI_RE.sub("", l))]
+        warnings = [ANSI_RE.sub("", line) for line in out.splitlines() if WARNING_RE.search(ANSI_RE.sub("", line))]
         problems += [f"build warning: {w}" for w in warnings]
     build_s = time.time() - t_build
 
@@ -160,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"book: executed {rel}: " + (f"{secs:.1f} s" if secs is not None else "not cached"))
     total = time.time() - t_start
     kind = "cold" if cold else "cached"
-    print(f"book: {kind} build: jupyter-book {build_s:.1f} s, total {total:.1f} s -> {HTML_DIR.relative_to(REPO_ROOT)}/index.html")
+    print(
+        f"book: {kind} build: jupyter-book {build_s:.1f} s, total {total:.1f} s -> {HTML_DIR.relative_to(REPO_ROOT)}/index.html"
+    )
     if problems:
         print(f"book: FAILED ({len(problems)} problem(s)):", file=sys.stderr)
         for p in problems:

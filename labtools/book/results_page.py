@@ -12,14 +12,14 @@ the stored results change.
 from __future__ import annotations
 
 import csv
-import os
 import json
+import os
 import re
 from pathlib import Path
 
 from frlab.paths import results_dir
-from labtools import REPO_ROOT
 from labtools.book import RESULTS_PAGE as PAGE
+
 PARTS = {
     "part2": "Part 2 — fine-tuning (and pretraining) RoBERTa with fairseq",
     "part3": "Part 3 — fine-tuning with Hugging Face Transformers",
@@ -116,8 +116,13 @@ def render_group(folder: Path, files: list[Path], root: Path, page_dir: Path, he
     embedded = {p: d["provenance"] for p, (d, _) in jsons.items() if isinstance(d, dict) and "provenance" in d}
     out += ["**Provenance**", ""]
     if not prov_files and not embedded:
-        out += [":::{warning}", f"No provenance stored with `{_label(folder, root)}/` "
-                f"(expected one of `{'`, `'.join(PROVENANCE_NAMES)}` or a `provenance` entry in a JSON file).", ":::", ""]
+        out += [
+            ":::{warning}",
+            f"No provenance stored with `{_label(folder, root)}/` "
+            f"(expected one of `{'`, `'.join(PROVENANCE_NAMES)}` or a `provenance` entry in a JSON file).",
+            ":::",
+            "",
+        ]
     for p in prov_files:
         if p.suffix == ".json":
             data, exc = _read_json(p)
@@ -152,8 +157,15 @@ def render_group(folder: Path, files: list[Path], root: Path, page_dir: Path, he
     for p in files:
         if p.suffix.lower() in FIGURE_EXT:
             caption = p.stem.replace("_", " ")
-            out += [f"```{{figure}} {_rel(p, page_dir)}", f":alt: {caption}", ":width: 90%", "",
-                    f"{caption} (`{_label(p, root)}`)", "```", ""]
+            out += [
+                f"```{{figure}} {_rel(p, page_dir)}",
+                f":alt: {caption}",
+                ":width: 90%",
+                "",
+                f"{caption} (`{_label(p, root)}`)",
+                "```",
+                "",
+            ]
     return out
 
 
@@ -161,8 +173,15 @@ def render_part(key: str, title: str, root: Path, page_dir: Path = PAGE.parent) 
     """A part's section: one sub-section per folder holding results (``results/partN/<profile>/`` ...)."""
     folder = root / key
     out = [f"## {title}", ""]
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")
-                   and p.suffix.lower() in (".json", ".csv", ".md") + FIGURE_EXT) if folder.is_dir() else []
+    files = (
+        sorted(
+            p
+            for p in folder.rglob("*")
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in (".json", ".csv", ".md") + FIGURE_EXT
+        )
+        if folder.is_dir()
+        else []
+    )
     if not files:
         out += [":::{note}", f"Not yet produced: no results are stored under `results/{key}/` yet.", ":::", ""]
         return "\n".join(out)
