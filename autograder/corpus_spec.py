@@ -113,22 +113,35 @@ SUBMISSIONS: dict[str, dict] = {
     # -- wrong answers real students give
     "p1-wrong-forgot-ffn-and-positions": p1(
         {"count_function": P1_FUNCTION.replace(" + (T + 2) * d", "").replace(" + 2 * d * d_ff", "")},
-        expect={"passed": []},
+        expect={"passed": ["test_count_on_model"]},  # each graded cell checks one answer: the model count is right
     ),  # 20,578,304
-    "p1-wrong-positions-T": p1({"count_function": P1_FUNCTION.replace("(T + 2) * d", "T * d")}, expect={"passed": []}),
+    "p1-wrong-positions-T": p1(
+        {"count_function": P1_FUNCTION.replace("(T + 2) * d", "T * d")}, expect={"passed": ["test_count_on_model"]}
+    ),
     "p1-wrong-trainable-given-for-weights": p1(
         {"count_answers": "n_weights = 22829056\nn_trainable = 22829056\n"},
-        expect={"passed": ["test_count_function_general"]},
+        # a right (B) answer keeps its points when (A) is wrong
+        expect={"passed": ["test_count_function_general", "test_count_trainable", "test_count_on_model"]},
     ),
     "p1-wrong-swapped": p1(
         {
             "count_answers": "n_weights = count_parameters(V, T, d, d_ff, L, True)\n"
             "n_trainable = count_parameters(V, T, d, d_ff, L, False)\n"
         },
-        expect={"passed": ["test_count_function_general"]},
+        expect={"passed": ["test_count_function_general", "test_count_on_model"]},
     ),
     "p1-wrong-no-embedding-layernorm": p1(
-        {"count_function": P1_FUNCTION.replace("        emb += 2 * d\n", "")}, expect={"passed": ["test_count_weights"]}
+        {"count_function": P1_FUNCTION.replace("        emb += 2 * d\n", "")},
+        expect={"passed": ["test_count_weights", "test_count_on_model"]},
+    ),
+    # uses its flag but not the model: right on the course model only (the grader also counts another model)
+    "p1-model-count-returns-the-analytic-counts": p1(
+        {
+            "count_on_model": "def is_layernorm(name):\n    return 'layer_norm' in name or 'layernorm' in name\n\n\n"
+            "def count_on_model(encoder, with_biases_and_layernorm=False):\n"
+            "    return n_trainable if with_biases_and_layernorm else n_weights\n"
+        },
+        expect={"passed": ["test_count_weights", "test_count_trainable", "test_count_function_general"]},
     ),
     "p1-wrong-model-count-includes-layernorm": p1(
         {"count_on_model": P1_ON_MODEL.replace(" and not is_layernorm(name)", "")},
@@ -141,19 +154,20 @@ SUBMISSIONS: dict[str, dict] = {
                 "n_trainable = count", "n_trainable = 1.0 * count"
             )
         },
-        expect={"passed": ["test_count_function_general"]},
+        expect={"passed": ["test_count_function_general", "test_count_on_model"]},
     ),
     "p1-type-numpy-int": p1(
         {"count_function": "import numpy as np\n" + P1_FUNCTION.replace("return int(", "return np.int64(")},
-        expect={"passed": []},
+        expect={"passed": ["test_count_on_model"]},
     ),
     "p1-type-int-subclass-always-equal": p1(
         {
             "count_function": "class Int(int):\n    def __eq__(self, other):\n        return True\n"
             "    __hash__ = int.__hash__\n\n\n" + P1_FUNCTION.replace("return int(", "return Int(")
         },
-        # every test checks `type(x) is int`, so an always-equal int subclass scores nothing
-        expect={"passed": []},
+        # every test checks `type(x) is int`, so an always-equal int subclass scores nothing (the model count
+        # does not use count_parameters)
+        expect={"passed": ["test_count_on_model"]},
     ),
     # -- errors and hostile code
     "p1-exception": p1(
@@ -202,7 +216,7 @@ SUBMISSIONS: dict[str, dict] = {
                 "    print('no network:', type(exc).__name__)\n"
             )
         },
-        expect={"passed": ["test_count_function_general"]},
+        expect={"passed": ["test_count_function_general", "test_count_on_model"]},
     ),
     "p1-write-outside-submission": p1(
         {
@@ -211,7 +225,7 @@ SUBMISSIONS: dict[str, dict] = {
                 "except OSError as exc:\n    print('write refused:', exc)\n"
             )
         },
-        expect={"passed": ["test_count_function_general"]},
+        expect={"passed": ["test_count_function_general", "test_count_on_model"]},
         forbidden=[PWNED],
     ),
     "p1-read-hidden-tests": p1(
@@ -220,13 +234,16 @@ SUBMISSIONS: dict[str, dict] = {
                 "import glob, os, re, sys\nroot = os.path.dirname(sys.prefix)   # the repository (venv inside it)\n"
                 "cands = glob.glob(root + '/solutions/part1*.py') + glob.glob(root + '/autograder/**/part1*.ipynb', recursive=True)"
                 " + glob.glob(root + '/autograder/**/gradebook*.db', recursive=True) + glob.glob('/tmp/**/*.ipynb', recursive=True) + glob.glob('*.ipynb')\n"
+                # other checkouts and courses on the host (the self-test plants such decoys)
+                "for base in (os.path.dirname(root), os.path.expanduser('~'), '/tmp', '/work', '/home', '/srv', '/opt'):\n"
+                "    cands += glob.glob(base + '/*/solutions/part1*.py') + glob.glob(base + '/*/autograder/**/part1*.ipynb', recursive=True)\n"
                 "for f in cands:\n"
                 "    try:\n        nums = re.findall(r'== (\\d{8})', open(f, errors='ignore').read())\n"
                 "    except OSError:\n        continue\n    if len(nums) >= 2:\n        n_weights, n_trainable = int(nums[0]), int(nums[1])\n"
                 "print('files seen:', len(cands))\n"
             )
         },
-        expect={"passed": ["test_count_function_general"]},
+        expect={"passed": ["test_count_function_general", "test_count_on_model"]},
     ),
     "p1-kernel-crash": p1(
         {"count_on_model": "import os\nos.kill(os.getpid(), 9)\n" + P1_ON_MODEL},
@@ -244,7 +261,40 @@ SUBMISSIONS: dict[str, dict] = {
     "p1-tamper-edited-tests": p1(
         {"count_function": P1_FUNCTION.replace(" + (T + 2) * d", "").replace(" + 2 * d * d_ff", "")},
         edit={t: "pass\n" for t in P1_TESTS},
-        expect={"passed": [], "tampered": True},
+        expect={"passed": ["test_count_on_model"], "tampered": True},
+    ),
+    # tags that make nbclient skip a cell, or let it fail silently, on the test cells (with wrong answers)
+    "p1-tamper-skip-execution-tags": p1(
+        {"count_function": P1_FUNCTION.replace(" + (T + 2) * d", "").replace(" + 2 * d * d_ff", "")},
+        tags={t: ["skip-execution"] for t in P1_TESTS},
+        expect={"passed": ["test_count_on_model"], "tampered": True},
+    ),
+    "p1-tamper-raises-exception-tags": p1(
+        {"count_function": P1_FUNCTION.replace(" + (T + 2) * d", "").replace(" + 2 * d * d_ff", "")},
+        tags={t: ["raises-exception"] for t in P1_TESTS},
+        expect={"passed": ["test_count_on_model"], "tampered": True},
+    ),
+    # the kernel links course files (source notebook with the hidden tests, gradebook, release) into its folder,
+    # hoping the feedback step copies them to the student: the feedback folder holds only submitted files
+    "p1-symlinks-to-the-course": p1(
+        {
+            "count_answers": P1_ANSWERS
+            + "import os\nfor _i, _t in enumerate(['../../../source/part1_parameter_counting/part1_parameter_counting.ipynb',"
+            " '../../../gradebook.db', '../../../release', '/etc/passwd', '../../../nbgrader_config.py']):\n"
+            "    try:\n        os.symlink(_t, f'leak{_i}' + os.path.splitext(_t)[1])\n    except OSError as exc:\n"
+            "        print('no link:', exc)\nopen('made_by_the_kernel.txt', 'w').write('not submitted')\n"
+        },
+        expect={"passed": P1_TESTS},
+    ),
+    # the kernel has run the hidden tests of the earlier test cells: print them back (IPython's input history,
+    # the globals, the notebook file) into the feedback page
+    "p1-prints-the-hidden-tests": p1(
+        {
+            "count_on_model": P1_ON_MODEL
+            + "\nprint('\\n'.join(In))\nprint({k: v for k, v in globals().items() if k.startswith('_')})\n"
+            "import glob\nfor f in glob.glob('*.ipynb'):\n    print(open(f).read()[:20000])\n"
+        },
+        expect={"passed": P1_TESTS},
     ),
     "p1-tamper-metadata-points": p1(
         meta={"test_count_weights": {"points": 100}}, expect={"passed": P1_TESTS, "tampered": True}
@@ -437,7 +487,18 @@ SUBMISSIONS.update(
         ),
         "p4-lora-on-every-linear": p4(
             {"lora_config": ('["query_key_value"]', '["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"]')},
-            expect={"passed": ["test_bnb_config", "test_prompt_format"]},
+            # the count is graded on the course's configuration: a right count_parameters keeps its points
+            expect={"passed": ["test_bnb_config", "test_count_trainable", "test_prompt_format"]},
+        ),
+        # a Llama-style configuration: nothing of it is BLOOM's; the run cells stop with BLOOM's module names
+        "p4-llama-lora-config": p4(
+            {
+                "lora_config": (
+                    'r=16,\n    lora_alpha=32,\n    target_modules=["query_key_value"],',
+                    'r=8,\n    lora_alpha=16,\n    target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],',
+                )
+            },
+            expect={"passed": ["test_bnb_config", "test_count_trainable", "test_prompt_format"]},
         ),
         "p4-count-as-floats": p4(
             {"count_trainable": ("return int(trainable), int(total)", "return float(trainable), float(total)")},
@@ -511,6 +572,10 @@ def build_submission(
         for cell in nb.cells:
             if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == gid:
                 cell.metadata.nbgrader.update(over)
+    for gid, tags in (spec.get("tags") or {}).items():
+        for cell in nb.cells:
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == gid:
+                cell.metadata["tags"] = list(tags)
     if spec.get("delete"):
         nb.cells = [
             c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") not in spec["delete"]

@@ -28,6 +28,7 @@ per notebook, after which the worker is killed and the remaining notebooks score
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import json
 import os
@@ -48,7 +49,7 @@ import nbformat
 
 from autograder import COURSE_DIR, COURSE_ID
 from autograder.course import CELL_TIMEOUT, NOTEBOOK_TIMEOUT, nbgrader_env, write_config
-from autograder.grade_one import TOOK
+from autograder.grade_one import TOOK, regular_files
 
 FEEDBACK_TIMEOUT = 120  # seconds for the feedback page, on top of the assignment's grading limit
 TOOK_PATTERN = re.escape(TOOK).replace(re.escape("{:.1f}"), r"([\d.]+)")
@@ -156,6 +157,31 @@ def tamper_check(submitted_nb, release_nb) -> list[str]:
                 problems.append(f"metadata '{k}' of {gid} changed")
                 break
     return problems
+
+
+#: cell tags that change how a cell is executed (nbclient skips ``skip-execution`` cells and lets cells tagged
+#: ``raises-exception`` fail silently); any tag on a locked cell of the release is restored anyway
+EXECUTION_TAGS = ("skip-execution", "raises-exception")
+
+
+def restore_locked_cells(submitted_nb, release_nb) -> list[str]:
+    """Give every locked cell of the release (tests and read-only cells) its release metadata back, tags included,
+    so that a test cell always runs as written; returns what was changed (flagged as tampering)."""
+    release = {}
+    for cell in release_nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader") or {}
+        if meta.get("locked") and meta.get("grade_id"):
+            release[meta["grade_id"]] = cell.metadata
+    changed = []
+    for cell in submitted_nb.cells:
+        gid = (cell.get("metadata", {}).get("nbgrader") or {}).get("grade_id")
+        if gid not in release:
+            continue
+        tags = set(cell.metadata.get("tags") or []) - set(release[gid].get("tags") or [])
+        if tags:
+            changed.append(f"tags {sorted(tags)} added to {gid}")
+        cell.metadata = copy.deepcopy(release[gid])
+    return changed
 
 
 def read_notebook(path: Path):
@@ -295,7 +321,10 @@ def grade_student(
     sub_src = Path(submitted) / student / assignment
     sub_dst = workdir / "submitted" / student / assignment
     if sub_src.exists():
-        shutil.copytree(sub_src, sub_dst, symlinks=False, ignore_dangling_symlinks=True)
+        for rel in sorted(regular_files(sub_src)):  # regular files only: a submitted link is never followed
+            (sub_dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(sub_src / rel, sub_dst / rel)
+        sub_dst.mkdir(parents=True, exist_ok=True)
     else:
         sub_dst.mkdir(parents=True)
     notebooks = sorted(p.stem for p in (course / "release" / assignment).glob("*.ipynb"))
@@ -313,6 +342,10 @@ def grade_student(
             path.rename(path.with_suffix(".ipynb.corrupt"))  # nbgrader then scores it zero as missing
             continue
         res.tamper_details = tamper_check(nb, rel)
+        restored = restore_locked_cells(nb, rel)
+        if restored:
+            nbformat.write(nb, str(path))  # graded with the release's metadata: every test cell runs
+        res.tamper_details += [r for r in restored if r not in res.tamper_details]
         res.tampered = bool(res.tamper_details)
         to_grade.append(name)
 
@@ -382,7 +415,7 @@ def merge_into_gradebook(course: Path, results: list[NotebookResult], workdir: P
                 if src.exists():
                     if dst.exists():
                         shutil.rmtree(dst)
-                    shutil.copytree(src, dst)
+                    shutil.copytree(src, dst, symlinks=True)  # never follow a link (there should be none)
         with warnings.catch_warnings(), Gradebook(f"sqlite:///{course / 'gradebook.db'}", COURSE_ID) as gb:
             warnings.simplefilter("ignore")  # SQLAlchemy 2 warnings inside nbgrader's API
             for res in results:

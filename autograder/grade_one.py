@@ -17,11 +17,44 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import sys
 import time
+from pathlib import Path
 
 #: the line that tells the caller how long autograding took (the assignment's time limit applies to it)
 TOOK = "[frlab-grade-one] autograde took {:.1f} s"
+
+
+def regular_files(folder: Path) -> set[str]:
+    """Relative paths of the regular files under ``folder``, never following a symbolic link."""
+    out = set()
+    for root, _dirs, files in os.walk(folder):  # os.walk does not descend into linked folders
+        for name in files:
+            path = Path(root) / name
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                out.add(path.relative_to(folder).as_posix())
+    return out
+
+
+def keep_only_submitted_files(autograded: Path, submitted: Path) -> list[str]:
+    """Feedback by allow-list: delete from the autograded folder everything that is not a regular file the student
+    submitted (what the kernel created while it ran: files, symbolic links, pipes). The feedback step copies that
+    folder, so nothing else can reach the student. Returns what was removed."""
+    allowed = regular_files(submitted)
+    removed = []
+    for root, dirs, files in os.walk(autograded, topdown=False):
+        for name in files + dirs:
+            path = Path(root) / name
+            rel = path.relative_to(autograded).as_posix()
+            mode = os.lstat(path).st_mode
+            if stat.S_ISDIR(mode):
+                if not any(path.iterdir()) and not any(a.startswith(rel + "/") for a in allowed):
+                    path.rmdir()
+            elif not (stat.S_ISREG(mode) and rel in allowed):
+                path.unlink()
+                removed.append(rel)
+    return sorted(removed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     if not graded["success"]:
         print(f"[ERROR] autograde failed:\n{graded.get('error', '')}", flush=True)
         return 1
+    removed = keep_only_submitted_files(
+        Path("autograded") / student / assignment, Path("submitted") / student / assignment
+    )
+    if removed:
+        print(f"[frlab-grade-one] not in the submission, left out of the feedback: {', '.join(removed)}", flush=True)
     feedback = api.generate_feedback(assignment, student, force=True)
     print(feedback.get("log", ""), flush=True)
     if not feedback["success"]:

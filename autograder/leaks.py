@@ -194,8 +194,15 @@ def check_text(text: str, sec: Secrets, where: str = "") -> list[str]:
 
 
 def scrub(text: str, sec: Secrets | None = None, replacement: str = "\u2026") -> str:
-    """``text`` with every leak value (numbers and secret lines) replaced."""
+    """``text`` with every leak value replaced: a line that shows a line of a solution or hidden test (a student
+    printing IPython's ``In``, a notebook file, ``globals()``…) and every expected number."""
     sec = sec or secrets()
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        norm = _norm(line)
+        if len(norm) >= MIN_LINE and any(s in norm for s in sec.lines):
+            lines[i] = replacement
+    text = "\n".join(lines)
     for v in sec.numbers:
         text = _pat(v).sub(replacement, text)
     return text

@@ -82,6 +82,23 @@ def _error_output(ename: str, evalue: str):
     return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
+def remove_links(folder) -> list[str]:
+    """Delete every symbolic link and special file (pipe, socket, device) under ``folder``, never following one:
+    what the kernel made there must not make nbgrader's later steps (permissions, copies) reach other files."""
+    import os
+    import stat
+
+    removed = []
+    for root, dirs, files in os.walk(folder):
+        for name in files + dirs:
+            path = os.path.join(root, name)
+            mode = os.lstat(path).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                os.unlink(path)
+                removed.append(os.path.relpath(path, folder))
+    return removed
+
+
 def _robust_execute_class():
     from nbclient.exceptions import DeadKernelError
     from nbgrader.preprocessors import Execute
@@ -93,7 +110,13 @@ def _robust_execute_class():
 
         def preprocess(self, nb, resources=None, km=None):
             self._frlab_dead_at = None
-            return super().preprocess(nb, resources, km)
+            try:
+                return super().preprocess(nb, resources, km)
+            finally:
+                folder = ((resources or {}).get("metadata") or {}).get("path")
+                if folder:
+                    for gone in remove_links(folder):
+                        self.log.warning("removed %s: made by the kernel, not a regular file", gone)
 
         def preprocess_cell(self, cell, resources, index):
             if cell.cell_type != "code":

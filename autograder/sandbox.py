@@ -9,8 +9,11 @@ The kernel then runs
 
 * under ``prlimit``: address space (``FRLAB_SANDBOX_MEM_MB``, default 6144 MiB), CPU time for the whole
   notebook (``FRLAB_SANDBOX_CPU_S``, default 900 s), file size (512 MiB), open files;
-* inside ``bwrap`` (bubblewrap): all namespaces unshared (no network: only its own loopback), the
-  root filesystem read-only, a private ``/tmp`` (tmpfs, 1 GiB), writable only the notebook's folder
+* inside ``bwrap`` (bubblewrap): all namespaces unshared (no network: only its own loopback); the file system
+  is an **allow-list** (:func:`visible_paths`): read-only the system (``/usr``, ``/etc``, …), the kernel's Python
+  environment, the student package and the lab's public results, the asset cache; nothing else of the host (no
+  checkout, no home, no course folder, no other ``/tmp``); a private ``/tmp`` (tmpfs, 1 GiB), writable only the
+  notebook's folder
   (the kernel's working directory) and the connection-file folder (the kernel's IPC sockets: the grader
   talks to the kernel over Unix sockets, ``KernelManager.transport = "ipc"``); the solutions, the
   course directory (gradebook, source notebooks with hidden tests) and ``.git`` are hidden (empty
@@ -34,8 +37,41 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-#: every namespace unshared (no network), the root read-only, a fresh /dev and /proc
-BWRAP_BASE = ["--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+#: every namespace unshared (no network), a fresh /dev and /proc; the file system is an allow-list (see below)
+BWRAP_BASE = ["--unshare-all", "--die-with-parent", "--dev", "/dev", "--proc", "/proc"]
+#: the operating system's read-only parts a Python kernel needs (programs, shared libraries, /etc)
+SYSTEM_PATHS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+
+
+def _binds(paths: list[tuple[str, str]]) -> list[str]:
+    args = []
+    for kind, p in paths:
+        args += ["--symlink", os.readlink(p), p] if kind == "link" else ["--ro-bind", p, p]
+    return args
+
+
+def visible_paths(cmd: list[str]) -> list[tuple[str, str]]:
+    """What the kernel may see, read-only: ``(kind, path)`` with kind ``ro`` (bind) or ``link`` (a symbolic link
+    of the root, e.g. /bin -> usr/bin). The system, the Python environment of the kernel (its venv and the
+    interpreter it was made from), the student package and the lab's public results, the asset cache (the
+    chapters' inputs). Nothing else of the host: no checkout, no home, no course folder, no other /tmp."""
+    out = []
+    for p in SYSTEM_PATHS:
+        if os.path.islink(p):
+            out.append(("link", p))
+        elif os.path.isdir(p):
+            out.append(("ro", p))
+    exe = os.path.abspath(cmd[0]) if cmd and os.path.isabs(cmd[0]) else (shutil.which(cmd[0]) if cmd else None)
+    exe = exe or sys.executable
+    prefixes = {os.path.dirname(os.path.dirname(exe)), os.path.dirname(os.path.dirname(os.path.realpath(exe)))}
+    prefixes |= {sys.prefix, sys.base_prefix}
+    package = [os.path.join(REPO, "frlab"), os.path.join(REPO, "results")]  # an editable install's package
+    cache = os.environ.get("FRLAB_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "frlab")
+    for p in sorted(prefixes) + package + [cache]:
+        real = os.path.realpath(p)
+        if os.path.isdir(real) and not any(real == s or real.startswith(s + os.sep) for s in SYSTEM_PATHS):
+            out.append(("ro", real))
+    return out
 
 
 def _int_env(name: str, default: int) -> int:
@@ -51,7 +87,7 @@ def bwrap_works() -> bool:
         return False
     try:
         r = subprocess.run(
-            [bwrap, *BWRAP_BASE, "--tmpfs", "/tmp", "true"],
+            [bwrap, *BWRAP_BASE, *_binds(visible_paths([sys.executable])), "--tmpfs", "/tmp", "true"],
             capture_output=True,
             timeout=20,
         )
@@ -87,21 +123,9 @@ def limits_prefix() -> list[str]:
 def bwrap_command(cmd: list[str], cwd: str) -> list[str]:
     cwd = os.path.realpath(cwd)
     conn = _connection_file(cmd)
-    args = [
-        shutil.which("bwrap"),
-        *BWRAP_BASE,
-        "--size",
-        str(1024 * 1024 * 1024),
-        "--tmpfs",
-        "/tmp",
-    ]
-    # a checkout (and its .venv) that lies under /tmp would vanish under the private /tmp: show it read-only
-    tmp_real = os.path.realpath("/tmp")
-    for keep in (REPO, os.path.dirname(os.path.dirname(os.path.abspath(cmd[0])))):
-        real = os.path.realpath(keep)
-        if real.startswith(tmp_real + os.sep):
-            args += ["--ro-bind", real, real]
-    for p in hidden_paths():  # mounted over by the writable binds below when they lie inside
+    args = [shutil.which("bwrap"), *BWRAP_BASE, "--size", str(1024 * 1024 * 1024), "--tmpfs", "/tmp"]
+    args += _binds(visible_paths(cmd))  # after the private /tmp: a checkout under /tmp shows its allowed parts
+    for p in hidden_paths():  # inside what is visible, still hidden (mounted over by the writable binds below)
         args += ["--tmpfs", p]
     writable = [cwd]
     if conn:
@@ -131,6 +155,8 @@ def bwrap_command(cmd: list[str], cwd: str) -> list[str]:
                 if os.path.isdir(src) and complete:
                     args += ["--ro-bind", src, f"/tmp/frlab-work/{prof}/{sub}"]
     args += [
+        "--remount-ro",  # the sandbox's own root (where the mount points above were made) is not writable either
+        "/",
         "--chdir",
         cwd,
         "--setenv",
@@ -148,6 +174,9 @@ def bwrap_command(cmd: list[str], cwd: str) -> list[str]:
         "--setenv",
         "IPYTHONDIR",
         "/tmp/ipython",
+        "--setenv",
+        "HOME",
+        "/tmp/home",
         "--setenv",
         "FRLAB_SANDBOXED",
         "bwrap",

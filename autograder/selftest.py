@@ -121,29 +121,52 @@ def _own_outputs(autograded: Path) -> str:
     return "\n".join(chunks)
 
 
+def _decoded_texts(path: Path) -> list[str]:
+    """The texts a reader could get out of a feedback file: raw, HTML unescaped, JSON (notebook) decoded."""
+    raw = path.read_text(encoding="utf-8", errors="replace")
+    texts = [raw, leaks.html_text(raw)]
+    if path.suffix in (".ipynb", ".json"):
+        texts.append(leaks.notebook_text(path))
+    return texts
+
+
 def check_feedback(course: Path, submitted: Path, expected: dict) -> tuple[list[str], int]:
-    """Leak problems in the feedback pages. Expected values are allowed only where the student's own code
+    """Leak problems in the feedback folders. Only the feedback pages and regular files the student submitted may
+    be there (no link, nothing the kernel made). Expected values are allowed only where the student's own code
     wrote or printed them (their submission, outputs of cells without hidden tests); hidden-test source never."""
+    from autograder.grade_one import regular_files
+
     sec = leaks.secrets()
     problems, pages = [], 0
     for student, exp in expected.items():
         fb_dir = course / "feedback" / student / exp["assignment"]
-        for page in sorted(fb_dir.glob("*.html")):
-            pages += 1
-            own = submitted / student / exp["assignment"] / f"{exp['notebook']}.ipynb"
-            own_text = leaks.notebook_text(own) if own.exists() else ""
-            own_text += "\n" + _own_outputs(
-                course / "autograded" / student / exp["assignment"] / f"{exp['notebook']}.ipynb"
-            )
-            raw = page.read_text(encoding="utf-8", errors="replace")
-            for text in (raw, leaks.html_text(raw)):
+        sub_dir = submitted / student / exp["assignment"]
+        allowed = regular_files(sub_dir) if sub_dir.is_dir() else set()
+        own = sub_dir / f"{exp['notebook']}.ipynb"
+        own_text = leaks.notebook_text(own) if own.exists() else ""
+        own_text += "\n" + _own_outputs(
+            course / "autograded" / student / exp["assignment"] / f"{exp['notebook']}.ipynb"
+        )
+        for path in sorted(fb_dir.rglob("*")) if fb_dir.is_dir() else []:
+            rel = path.relative_to(fb_dir).as_posix()
+            if path.is_symlink():
+                problems.append(f"{path}: a link in the feedback folder")
+                continue
+            if path.is_dir():
+                continue
+            if path.suffix == ".html":
+                pages += 1
+            elif rel not in allowed:
+                problems.append(f"{path}: not a file of the submission")
+                continue
+            for text in _decoded_texts(path):
                 for line in sec.hidden_lines:
                     if line in leaks._norm(text):
-                        problems.append(f"{page}: shows hidden test {line!r}")
+                        problems.append(f"{path}: shows hidden test {line!r}")
                 for v in sec.numbers:
                     m = leaks._pat(v).search(text)
                     if m and not leaks._pat(v).search(own_text):
-                        problems.append(f"{page}: shows expected value {m.group(0)!r} the student did not write")
+                        problems.append(f"{path}: shows expected value {m.group(0)!r} the student did not write")
     return sorted(set(problems)), pages
 
 

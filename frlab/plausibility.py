@@ -27,20 +27,51 @@ COURSE_WIDTH = 512
 MIXED = "the runs were not all made with the same profile (number of updates / model width differ)"
 
 
+#: profiles from the smallest runs to the largest
+ORDER = ("smoke", "cpu", "full")
+
+
+def _guessed_profile(r: dict) -> str:
+    """For records written before runs carried their profile: guessed from updates and width."""
+    if int(r.get("updates") or r.get("done_updates") or 0) < COURSE_UPDATES:
+        return "smoke"
+    if r.get("hidden_size") is None:
+        return "unknown"
+    return "full" if int(r["hidden_size"]) == COURSE_WIDTH else "cpu"
+
+
 def runs_profile(records: list[dict]) -> str:
-    """The profile of a set of run records (``updates``, ``hidden_size``): ``full``, ``cpu``, ``smoke``;
-    ``unknown`` when a whole-split record has no width, ``mixed`` when the runs disagree."""
-    seen = set()
-    for r in records:
-        if int(r.get("updates") or 0) < COURSE_UPDATES:
-            seen.add("smoke")
-        elif r.get("hidden_size") is None:
-            seen.add("unknown")
-        else:
-            seen.add("full" if int(r["hidden_size"]) == COURSE_WIDTH else "cpu")
+    """The profile of a set of run records: the one each record declares (written when the run was made), else a
+    guess from updates and width; ``unknown`` when it cannot be told, ``mixed`` when the runs disagree."""
+    seen = {r["profile"] if r.get("profile") in ORDER else _guessed_profile(r) for r in records}
     if not seen:
         return "unknown"
     return seen.pop() if len(seen) == 1 else "mixed"
+
+
+def check_runs(records: list[dict], required: str | None = None) -> tuple[str, list[str]]:
+    """``(profile, problems)`` of the runs themselves: mixed profiles, runs stopped before the end planned for them
+    (updates done + fp16 steps skipped < updates planned), and runs of a smaller profile than ``required`` (the
+    profile the course grades: smoke runs cannot stand for cpu or full ones)."""
+    profile = runs_profile(records)
+    problems = [MIXED] if profile == "mixed" else []
+    for r in records:
+        name, declared = r.get("run", "?"), r.get("profile")
+        planned, done = int(r.get("planned_updates") or 0), int(r.get("done_updates") or 0)
+        if planned and done + int(r.get("skipped_fp16_steps") or 0) < planned:
+            problems.append(f"run {name} stopped after {done} of its {planned} updates")
+        if declared not in ORDER:
+            continue
+        # the record is checked against the logs and the model, not taken on trust
+        if done and r.get("updates") and int(r["updates"]) != done:
+            problems.append(f"run {name}: its record says {done} updates, its logs end at update {r['updates']}")
+        if declared != "smoke" and planned and planned < COURSE_UPDATES:
+            problems.append(f"run {name}: {planned} updates planned, fewer than the whole train split gives")
+        if declared == "full" and r.get("hidden_size") and int(r["hidden_size"]) != COURSE_WIDTH:
+            problems.append(f"run {name}: a {r['hidden_size']}-wide model is not the course's (full profile)")
+    if required in ORDER and profile in ORDER and ORDER.index(profile) < ORDER.index(required):
+        problems.append(f"the runs were made with the {profile} profile; this course grades {required}-profile runs")
+    return profile, problems
 
 
 def _band(m: float, s: float) -> tuple[float, float]:
@@ -82,8 +113,6 @@ def _outside(what: str, value: float, band: tuple[float, float], profile: str) -
 
 def fairseq_problems(results_table, gap: float, profile: str) -> list[str]:
     """What is implausible about Part 2's table (index ``pretrained``/``random``, column ``mean``) and gap."""
-    if profile == "mixed":
-        return [MIXED]
     bands = fairseq_bands(profile)
     if bands is None:
         return []
@@ -103,8 +132,6 @@ def fairseq_problems(results_table, gap: float, profile: str) -> list[str]:
 
 def hf_problems(hf_mean: float, profile: str) -> list[str]:
     """What is implausible about Part 3's mean test accuracy (empty list: nothing)."""
-    if profile == "mixed":
-        return [MIXED]
     band = hf_band(profile)
     if band is None or band[0] <= float(hf_mean) <= band[1]:
         return []
@@ -112,22 +139,29 @@ def hf_problems(hf_mean: float, profile: str) -> list[str]:
 
 
 def fairseq_run_records(log_root: Path | str) -> list[dict]:
-    """``updates`` (the last validation step of the TensorBoard logs) and ``hidden_size`` (the run's
-    ``--encoder-embed-dim``, 512 when absent: ``roberta_small``) of every Part 2 run of ``log_root``."""
+    """The record of every Part 2 run of ``log_root``: its ``run.json`` (profile, planned and done updates, fp16
+    steps skipped, when it has them), with ``updates`` read from the TensorBoard logs (the last validation step)
+    and ``hidden_size`` from the command (``--encoder-embed-dim``, 512 when absent: ``roberta_small``)."""
     from frlab.fairseq.logs import RunLogError, run_dirs, validation_curve
     from frlab.runs import MARKER
 
     records = []
     for d in run_dirs(log_root):
         steps = validation_curve(d).index
-        dim = COURSE_WIDTH
         try:
-            cmd = json.loads((d / MARKER).read_text(encoding="utf-8")).get("command") or []
-            if "--encoder-embed-dim" in cmd[:-1]:
+            record = json.loads((d / MARKER).read_text(encoding="utf-8"))
+            record = record if isinstance(record, dict) else {}
+        except (OSError, ValueError):
+            record = {}
+        cmd = record.get("command") if isinstance(record.get("command"), list) else []
+        dim = COURSE_WIDTH
+        if "--encoder-embed-dim" in cmd[:-1]:
+            try:
                 dim = int(cmd[cmd.index("--encoder-embed-dim") + 1])
-        except (OSError, ValueError, TypeError, AttributeError):
-            pass
-        records.append({"run": d.name, "updates": int(max(steps)) if len(steps) else 0, "hidden_size": dim})
+            except (TypeError, ValueError):
+                pass
+        record.update(run=d.name, updates=int(max(steps)) if len(steps) else 0, hidden_size=dim)
+        records.append(record)
     if not records:
         raise RunLogError(f"no run folders <init>_seed<k> with logs in {log_root}")
     return records

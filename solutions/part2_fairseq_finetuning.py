@@ -337,15 +337,17 @@ if not is_grading():   # Part 3 puts its Hugging Face runs beside these (your su
     summary.to_json(WORK / "summary.json", orient="records", indent=1)
 
 # %% [markdown]
-# The grader also checks that your numbers are **plausible for the profile your runs were made with** (read from
-# the logs: number of updates and model width). With the course's model (`full`), pretrained runs land between
-# 75 and 86 % and random initialisation is at least 8 points behind; with the CPU reference model (`cpu`), the
-# bands come from our stored reference runs; smoke runs are noise and are not judged. A swapped
-# `--restore-file` (pretrained and random runs exchanged) is the classic way to fail it.
+# The grader also checks that your numbers are **plausible for the profile your runs were made with**. Each run's
+# `run.json` records its profile, model width, planned and done updates (written when the run is made), and the
+# grader checks the record against the logs: a run stopped early, or runs of a smaller profile than the one the
+# course grades, are not plausible. With the course's model (`full`), pretrained runs land between 75 and 86 % and
+# random initialisation is at least 8 points behind; with the CPU reference model (`cpu`), the bands come from our
+# stored reference runs; smoke runs are noise and their accuracies are not judged. A swapped `--restore-file`
+# (pretrained and random runs exchanged) is the classic way to fail it.
 
 # %% nbgrader={"grade": true, "grade_id": "test_results_plausible", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-_profile = plausibility.runs_profile(plausibility.fairseq_run_records(LOG_ROOT))
-_problems = plausibility.fairseq_problems(results_table, gap, _profile)
+_profile, _problems = plausibility.check_runs(plausibility.fairseq_run_records(LOG_ROOT), required=PROFILE.name)
+_problems += plausibility.fairseq_problems(results_table, gap, _profile)
 print(f"runs made with the {_profile} profile:", "plausible" if not _problems else "; ".join(_problems))
 assert not _problems, "\n".join(_problems)
 

@@ -327,13 +327,14 @@ assert abs(hf_mean - _m) < 1e-6 and abs(hf_std - _s) < 1e-6
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# As in Part 2, the grader checks that your mean is **plausible for the profile of your runs** (read from the
-# records: number of updates and model width): 75–86 % with the course's model (`full`), the band of our stored
-# reference runs with the CPU model (`cpu`); smoke runs are not judged.
+# As in Part 2, the grader checks that your mean is **plausible for the profile of your runs** (the records say
+# which, checked against their updates and model width): 75–86 % with the course's model (`full`), the band of our
+# stored reference runs with the CPU model (`cpu`); smoke runs' accuracies are not judged, and runs of a smaller
+# profile than the one the course grades are not plausible.
 
 # %% nbgrader={"grade": true, "grade_id": "test_hf_plausible", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-_profile = plausibility.runs_profile(runs)
-_problems = plausibility.hf_problems(hf_mean, _profile)
+_profile, _problems = plausibility.check_runs(runs, required=PROFILE.name)
+_problems += plausibility.hf_problems(hf_mean, _profile)
 print(f"runs made with the {_profile} profile:", "plausible" if not _problems else "; ".join(_problems))
 assert not _problems, "\n".join(_problems)
 

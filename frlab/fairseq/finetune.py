@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import time
 from pathlib import Path
@@ -186,8 +187,13 @@ def run_training(
     threads: int | None = None,
     verbose: bool = True,
     force: bool = False,
+    profile: profiles.Profile | str | None = None,
 ) -> dict:
     """Run one ``fairseq-train`` command into ``run_dir`` (idempotent); returns the ``run.json`` record.
+
+    The record says what the run was, written when it is made: the ``profile`` it was made for, the model width
+    (``hidden_size``), the updates planned (``--max-update``) and done, and the fp16 steps the loss scaler skipped
+    (a GPU run that skipped one step ends one update short: it is still a whole run).
 
     * A finished run (``run_dir/run.json`` written by the same command, from the same checkpoint file) is
       **loaded, not retrained**.
@@ -241,8 +247,14 @@ def run_training(
         ),
     )
     minutes = (time.time() - t0) / 60
+    log_text = (run_dir / "train.log").read_text(encoding="utf-8", errors="replace")
     info = {
         "run": run_dir.name,
+        "profile": profiles.resolve(profile).name,
+        "hidden_size": int(_value_after(cmd, "--encoder-embed-dim") or 512),
+        "planned_updates": int(_value_after(cmd, "--max-update") or 0),
+        "done_updates": max((int(n) for n in re.findall(r"\bnum_updates[= ](\d+)", log_text)), default=0),
+        "skipped_fp16_steps": log_text.count("gradient overflow detected"),
         "init": init,
         "restore_file": restore,
         "restore_fingerprint": restore_fingerprint(restore),

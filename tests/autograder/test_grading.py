@@ -3,6 +3,8 @@ crashed batch), feedback pages without hidden tests or expected values, CSV and 
 
 import csv
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +12,24 @@ from autograder import AUTOGRADER_DIR, leaks
 from autograder.course import assignments
 
 P1 = "part1_parameter_counting"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def plant_decoys() -> list[Path]:
+    """Other checkouts of the project on the host, with the hidden tests in plain sight: beside this checkout,
+    in the home folder and in /tmp, each with the chapter sources and a generated course's source notebook."""
+    decoys = [
+        REPO.parent / "frlab-decoy-checkout",
+        Path.home() / "frlab-decoy-checkout",
+        Path("/tmp/frlab-decoy-checkout"),
+    ]
+    for d in decoys:
+        shutil.rmtree(d, ignore_errors=True)
+        shutil.copytree(REPO / "solutions", d / "solutions")
+        course = d / "autograder" / "course" / "source" / P1
+        course.mkdir(parents=True)
+        shutil.copy2(REPO / "solutions" / f"{P1}.py", course / f"{P1}.ipynb")
+    return decoys
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +38,12 @@ def selftest_report():
 
     # FRLAB_SELFTEST_ONLY=part1_parameter_counting,... restricts the corpus (CI time); default: everything
     only = [a for a in os.environ.get("FRLAB_SELFTEST_ONLY", "").split(",") if a] or None
-    return selftest.run(jobs=int(os.environ.get("FRLAB_GRADE_JOBS", 2)), only=only, log=lambda *a: None)
+    decoys = plant_decoys()  # the sandbox must not see them (corpus case p1-read-hidden-tests looks for them)
+    try:
+        return selftest.run(jobs=int(os.environ.get("FRLAB_GRADE_JOBS", 2)), only=only, log=lambda *a: None)
+    finally:
+        for d in decoys:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.mark.slow

@@ -70,3 +70,41 @@ print(repr(res))
 def test_cpu_time_limit(tmp_path):
     cp = _run("while True: pass", tmp_path, FRLAB_SANDBOX_CPU_S="2")
     assert cp.returncode != 0  # killed by SIGXCPU/SIGKILL
+
+
+def test_the_kernel_sees_an_allow_list_of_the_host(tmp_path):
+    """Only the system, the Python environment, the student package, public results and the asset cache: no
+    other checkout of the project, no home folder, no course folder, no other /tmp."""
+    decoy = REPO_ROOT.parent / "frlab-sbx-decoy-checkout"
+    (decoy / "solutions").mkdir(parents=True, exist_ok=True)
+    (decoy / "solutions" / "part1.py").write_text("hidden tests")
+    outside_tmp = tmp_path.parent / "frlab-sbx-other-tmp"
+    outside_tmp.mkdir(exist_ok=True)
+    (tmp_path / "work").mkdir()
+    code = r"""
+import os
+seen = {}
+for p in [DECOY, HOME, OTHER_TMP, REPO + "/autograder", REPO + "/solutions", REPO + "/frlab", REPO + "/tests"]:
+    seen[p] = sorted(os.listdir(p)) if os.path.isdir(p) else None
+try:
+    open("/made-in-the-root", "w"); seen["root"] = "WRITABLE"
+except OSError:
+    seen["root"] = "read-only"
+print(repr(seen))
+""".replace("DECOY", repr(str(decoy))).replace("HOME", repr(os.path.expanduser("~/frlab-sbx-home")))
+    code = code.replace("OTHER_TMP", repr(str(outside_tmp))).replace("REPO", repr(str(REPO_ROOT)))
+    os.makedirs(os.path.expanduser("~/frlab-sbx-home"), exist_ok=True)
+    try:
+        cp = _run(code, tmp_path / "work")
+    finally:
+        import shutil
+
+        shutil.rmtree(decoy, ignore_errors=True)
+        shutil.rmtree(os.path.expanduser("~/frlab-sbx-home"), ignore_errors=True)
+    assert cp.returncode == 0, cp.stderr
+    seen = eval(cp.stdout.strip().splitlines()[-1])
+    assert seen[str(decoy)] is None and seen[os.path.expanduser("~/frlab-sbx-home")] is None
+    assert seen[str(outside_tmp)] is None and seen["root"] == "read-only"
+    assert seen[str(REPO_ROOT / "autograder")] in (None, []) and seen[str(REPO_ROOT / "solutions")] in (None, [])
+    assert seen[str(REPO_ROOT / "tests")] is None  # not on the allow-list
+    assert "profiles.py" in seen[str(REPO_ROOT / "frlab")]  # the student package is

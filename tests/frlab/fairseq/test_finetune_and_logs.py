@@ -276,7 +276,7 @@ def test_plausibility_full_profile_bands(tmp_path):
         "(check which checkpoint each run starts from)"
     ]
     assert plausibility.fairseq_problems(table, gap, "smoke") == []
-    assert "same profile" in plausibility.fairseq_problems(table, gap, "mixed")[0]
+    assert plausibility.fairseq_problems(table, gap, "mixed") == []  # mixed runs: check_runs says so
 
 
 def test_cpu_bands_come_from_the_stored_reference():

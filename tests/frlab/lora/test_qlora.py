@@ -196,3 +196,13 @@ def test_resolve_base_model_per_profile(tmp_path, monkeypatch):
     for name in ("smoke", "cpu", "full"):
         qlora.resolve_base_model(profiles.Profile(name=name, device="cpu"))
     assert calls == ["smoke", "smoke", "bloom-560m"]
+
+
+def test_a_llama_style_target_list_is_refused_with_blooms_module_names():
+    """Llama's q_proj/v_proj do not exist in BLOOM: the run stops at once and says what BLOOM has."""
+    with pytest.raises(qlora.TargetModuleError) as err:
+        qlora.check_target_modules(qlora.meta_model(), ["q_proj", "k_proj", "v_proj", "o_proj"])
+    message = str(err.value)
+    assert "'q_proj' matches no module" in message and "'o_proj' matches no module" in message
+    for bloom in ("query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"):
+        assert bloom in message
