@@ -191,10 +191,7 @@ def _inputs_part4():
     qlora.resolve_base_model()
 
 
-GRADING_INPUTS = {
-    "part3_hf_finetuning": _inputs_part3,
-    "part4_qlora": _inputs_part4,
-}
+GRADING_INPUTS = {"part3_hf_finetuning": _inputs_part3, "part4_qlora": _inputs_part4}
 
 
 def prepare_inputs(assignments, log=print) -> list[str]:

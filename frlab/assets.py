@@ -96,17 +96,24 @@ def missing_or_bad_files(asset: Asset, folder: Path) -> list[str]:
     return problems
 
 
+def _set_aside_if_corrupt(path: Path, expected: str | None, aside: Path, what: str, advice: str = "") -> None:
+    """Raise :class:`ChecksumError` when ``path`` does not have the sha256 ``expected``; the file is kept, as
+    ``aside``, never deleted."""
+    if expected and (got := sha256_of(path)) != expected:
+        os.replace(path, aside)
+        raise ChecksumError(
+            f"{what} is corrupt (sha256 {got[:16]}…, expected {expected[:16]}…). It was moved to {aside}. {advice}"
+        )
+
+
 def _verify_archive(asset: Asset, archive: Path) -> None:
-    if asset.archive_sha256:
-        got = sha256_of(archive)
-        if got != asset.archive_sha256:
-            aside = archive.with_name(archive.name + ".corrupt")
-            os.replace(archive, aside)
-            raise ChecksumError(
-                f"asset {asset.name!r}: archive {archive} is corrupt (sha256 {got[:16]}…, expected "
-                f"{asset.archive_sha256[:16]}…). It was moved to {aside}; download it again or "
-                f"provide a good copy. {asset.how_to_get}"
-            )
+    _set_aside_if_corrupt(
+        archive,
+        asset.archive_sha256,
+        archive.with_name(archive.name + ".corrupt"),
+        f"asset {asset.name!r}: archive {archive}",
+        f"Download it again or provide a good copy. {asset.how_to_get}",
+    )
 
 
 # --------------------------------------------------------------------------- extraction
@@ -206,14 +213,7 @@ def download(
                     bar.update(len(block))
         if bar:
             bar.close()
-    if expected_sha256:
-        got = sha256_of(part)
-        if got != expected_sha256:
-            aside = dest.with_name(dest.name + ".corrupt")
-            os.replace(part, aside)
-            raise ChecksumError(
-                f"download of {url} is corrupt (sha256 {got[:16]}…, expected {expected_sha256[:16]}…); kept as {aside}"
-            )
+    _set_aside_if_corrupt(part, expected_sha256, dest.with_name(dest.name + ".corrupt"), f"the download of {url}")
     os.replace(part, dest)
     return dest
 

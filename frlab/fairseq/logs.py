@@ -80,8 +80,7 @@ def validation_curve(run_dir: Path | str, metric: str = METRIC, valid: str = "va
 
 def run_dirs(log_root: Path | str) -> list[Path]:
     """The run folders (``<init>_seed<k>``) of a log root, sorted."""
-    root = Path(log_root)
-    return sorted(p for p in root.iterdir() if p.is_dir() and RUN_NAME.match(p.name)) if root.is_dir() else []
+    return sorted(p for p in Path(log_root).glob("*") if p.is_dir() and RUN_NAME.match(p.name))
 
 
 def runs_of(log_root: Path | str) -> list[tuple[Path, str, int]]:

@@ -5,15 +5,8 @@ from frlab import plausibility
 
 
 def record(profile="full", planned=1000, done=1000, skipped=0, updates=None, width=512, run="pretrained_seed0"):
-    return dict(
-        run=run,
-        profile=profile,
-        planned_updates=planned,
-        done_updates=done,
-        skipped_fp16_steps=skipped,
-        updates=done if updates is None else updates,
-        hidden_size=width,
-    )
+    r = {"run": run, "profile": profile, "planned_updates": planned, "done_updates": done, "hidden_size": width}
+    return r | {"skipped_fp16_steps": skipped, "updates": done if updates is None else updates}
 
 
 def test_a_full_run_that_skipped_one_fp16_step_is_a_whole_full_run():

@@ -59,7 +59,7 @@ def test_the_wheel_is_the_student_library(wheel):
 #: The one intended exception: the converter *is* the fairseq → HF name mapping that Part 3 needs before
 #: Exercise 3.1, which asks students to write one encoder layer of it from the table the chapter prints.
 KNOWN_REFERENCE_CODE = {
-    "frlab/hf/convert.py": "the converter's layer map, printed as a table in Part 3 (Exercise 3.1 reads it)",
+    "frlab/hf/convert.py": "the converter's layer map, printed as a table in Part 3 (Exercise 3.1 reads it)"
 }
 
 
