@@ -503,7 +503,7 @@ def pretrain(out: Path | str, cfg: PretrainConfig | None = None, *, verbose: boo
     info = {
         "what": "fairseq roberta_small pretrained with masked_lm by frlab.fairseq.pretrain",
         "config": asdict(cfg),
-        "corpus": "fr-corpus (shared/data/SOURCES.md section 3)"
+        "corpus": "fr-corpus (DATA.md)"
         + (
             f" + {cfg.task_adaptive_copies}x CLS-Books train review texts (no labels)"
             if cfg.task_adaptive_copies

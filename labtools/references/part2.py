@@ -77,7 +77,7 @@ def store(profile: str, seconds: float | None = None) -> Path:
                 )
             ),
             "pretraining": pre,
-            "data": "CLS-Books mirror split train 1600 / valid 400 / test 2000 (shared/data/SOURCES.md)",
+            "data": "CLS-Books mirror split train 1600 / valid 400 / test 2000 (DATA.md)",
             "hyperparameters": {k: v for k, v in hp.items() if k != "threads"},
             "fairseq_train_command_example": " ".join(
                 Path(c).name if c.endswith("fairseq-train") else c for c in any_cmd

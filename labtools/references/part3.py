@@ -124,7 +124,7 @@ def store(profile: str = "cpu", out_dir: Path | str | None = None, bench: Path |
         "profile": name,
         "produced_by": "solutions/part3_hf_finetuning.py executed with FRLAB_PROFILE="
         f"{name} (python -m labtools.references.part3 --profile {name})",
-        "data": "CLS-Books, lab split train 1600 / valid 400 / test 2000 (shared/data/SOURCES.md)",
+        "data": "CLS-Books, lab split train 1600 / valid 400 / test 2000 (DATA.md)",
         "selection": "test accuracy of the checkpoint with the best valid accuracy (Trainer "
         "load_best_model_at_end, metric accuracy, earliest on ties)",
         "hyperparameters": {k: v for k, v in hp.items() if k not in ("limit",)},

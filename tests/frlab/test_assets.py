@@ -210,3 +210,16 @@ def test_shared_mirror_folder_with_a_bad_file_is_refused(shared_data, tmp_path):
     (mirror / "test.label").write_text("0\n" * 2000)
     with pytest.raises(AssetError, match="checksum mismatch for test.label"):
         fetch("cls-books", cache=tmp_path / "cache", mirror=tmp_path / "mirror", allow_network=False)
+
+
+def test_what_users_read_points_into_the_project():
+    """Error messages and provenance name files of the project (DATA.md, the manifest), never the maintainers'
+    mirror beside the checkout, which a student does not have."""
+    from frlab.paths import PACKAGE_DIR
+
+    for f in list(PACKAGE_DIR.rglob("*.py")) + list(PACKAGE_DIR.rglob("*.json")):
+        text = f.read_text(encoding="utf-8")
+        assert "shared/data" not in text and "SOURCES.md" not in text, f
+    manifest = load_manifest()
+    assert "DATA.md" in manifest["cls-books"].how_to_get and "DATA.md" in manifest["fr-corpus"].how_to_get
+    assert (PACKAGE_DIR.parent / "DATA.md").is_file()
