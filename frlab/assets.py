@@ -228,6 +228,12 @@ def _extract_verified(asset: Asset, archive: Path, target: Path) -> Path:
     return extract_atomically(asset, archive, target)
 
 
+def _archive_if_there(asset: Asset, archive: Path, target: Path, tried: list[str], where: str) -> Path | None:
+    """The asset extracted from ``archive`` when that file exists (verified), else None; notes where it looked."""
+    tried.append(f"{where} {archive}")
+    return _extract_verified(asset, archive, target) if archive.is_file() else None
+
+
 def _download_and_extract(asset: Asset, url: str, cache: Path, target: Path, progress: bool) -> Path:
     archive = download(url, cache / asset.archive, expected_sha256=asset.archive_sha256, progress=progress)
     return extract_atomically(asset, archive, target)
@@ -264,10 +270,8 @@ def fetch(
         return target
     tried.append(f"cache folder {target}")
     if asset.kind == "archive" and asset.archive:
-        by_hand = cache / asset.archive
-        tried.append(f"archive in cache {by_hand}")
-        if by_hand.is_file():
-            return _extract_verified(asset, by_hand, target)
+        if found := _archive_if_there(asset, cache / asset.archive, target, tried, "archive in cache"):
+            return found
 
     # 2. mirror
     if mirror:
@@ -287,11 +291,10 @@ def fetch(
                 if not missing_or_bad_files(asset, folder):
                     return copy_atomically(asset, folder, target)
                 tried[-1] += f" ({'; '.join(missing_or_bad_files(asset, folder))})"
-            if asset.archive:
-                arch = base / asset.archive
-                tried.append(f"mirror archive {arch}")
-                if arch.is_file():
-                    return _extract_verified(asset, arch, target)
+            if asset.archive and (
+                found := _archive_if_there(asset, base / asset.archive, target, tried, "mirror archive")
+            ):
+                return found
     else:
         tried.append(f"no mirror (set {MIRROR_ENV})")
 

@@ -17,7 +17,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +54,7 @@ def probe(a, b, ya, yb) -> float:
     )
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model_dir", type=Path)
     ap.add_argument("--random", action="store_true")
@@ -90,8 +89,7 @@ def main(argv=None) -> int:
     print("attention of <s> (train reviews): entropy (1 = uniform) / weight on itself")
     for i, (e, s) in enumerate(zip(ent, selfw), start=1):
         print(f"  layer {i}: {e:.2f} / {s:.2f}")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()  # prints its figures; a failure raises

@@ -401,12 +401,12 @@ if not grading.is_grading():
 from frlab.paths import results_dir
 
 bench_file = results_dir() / "part3" / "cpu" / "bench.json"
-if bench_file.exists():
-    bench = json.loads(bench_file.read_text())
+bench = json.loads(bench_file.read_text()) if bench_file.exists() else None
+if bench is None:
+    print("no stored benchmark yet: python -m labtools.bench.hf_vs_fairseq")
+else:
     print(f"HF Trainer {bench['hf_seconds_per_step']:.3f} s/step, fairseq {bench['fairseq_seconds_per_update']:.3f} "
           f"s/update: ratio HF/fairseq = {bench['ratio_hf_over_fairseq']:.2f}")
-else:
-    print("no stored benchmark yet: python -m labtools.bench.hf_vs_fairseq")
 
 # %% [markdown]
 # ## 6. The CPU reference results

@@ -119,23 +119,23 @@ def hyperparameters(profile: profiles.Profile | str | None = None) -> dict:
     threads = (
         int(os.environ["OMP_NUM_THREADS"]) if os.environ.get("OMP_NUM_THREADS", "").isdigit() else f.get("threads")
     )
-    return dict(
-        batch_size=f["batch_size"],
-        epochs=f["max_epoch"],
-        lr=f["lr"],
-        warmup_ratio=f["warmup_ratio"],
-        weight_decay=f["weight_decay"],
-        adam_beta1=betas[0],
-        adam_beta2=betas[1],
-        adam_eps=f["adam_eps"],
-        max_length=f["max_pieces"] + 2 if f.get("max_pieces") else f["max_positions"],
-        eval_steps=eval_steps,
-        logging_steps=f["log_interval"],
-        seeds=list(f.get("seeds", SEEDS)),
-        threads=threads,
-        limit=f.get("limit"),
-        eval_batch_size=p.pick(full=64, cpu=32, smoke=32),
-    )
+    return {
+        "batch_size": f["batch_size"],
+        "epochs": f["max_epoch"],
+        "lr": f["lr"],
+        "warmup_ratio": f["warmup_ratio"],
+        "weight_decay": f["weight_decay"],
+        "adam_beta1": betas[0],
+        "adam_beta2": betas[1],
+        "adam_eps": f["adam_eps"],
+        "max_length": f["max_pieces"] + 2 if f.get("max_pieces") else f["max_positions"],
+        "eval_steps": eval_steps,
+        "logging_steps": f["log_interval"],
+        "seeds": list(f.get("seeds", SEEDS)),
+        "threads": threads,
+        "limit": f.get("limit"),
+        "eval_batch_size": p.pick(full=64, cpu=32, smoke=32),
+    }
 
 
 def part3_dir(profile: profiles.Profile | str | None = None) -> Path:

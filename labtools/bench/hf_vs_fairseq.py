@@ -133,14 +133,8 @@ def hf_round(
         use_cpu=not torch.cuda.is_available(),
     )
     model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2)
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=ds,
-        data_collator=DataCollatorWithPadding(tok),
-        processing_class=tok,
-        callbacks=[Clock()],
-    )
+    collator = DataCollatorWithPadding(tok)
+    trainer = Trainer(model, args, train_dataset=ds, data_collator=collator, processing_class=tok, callbacks=[Clock()])
     trainer.train()
     marks = [(t, s) for t, s in marks if s >= warmup]
     (t0, s0), (t1, s1) = marks[0], marks[-1]
