@@ -16,6 +16,16 @@ SEEDS = (0, 1, 2)
 MARKER = "run.json"  # written into a run folder when the run has finished
 
 
+def world_size() -> int:
+    """Processes of a distributed launch (``torchrun``/``accelerate`` set ``WORLD_SIZE``); 1 for a notebook."""
+    return int(os.environ.get("WORLD_SIZE") or 1)
+
+
+def local_rank() -> int:
+    """This process's GPU under ``torchrun``/``accelerate`` (``LOCAL_RANK``); 0 for a notebook."""
+    return int(os.environ.get("LOCAL_RANK") or 0)
+
+
 def run_name(init: str, seed: int) -> str:
     """``pretrained_seed0``: the folder name of one run (Parts 2 and 3)."""
     return f"{init}_seed{seed}"

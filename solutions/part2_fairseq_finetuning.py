@@ -142,6 +142,10 @@ if not is_grading():
 # `--valid-subset valid,test` evaluates **both** sets at every validation, so the logs hold the test accuracy at
 # every point; we will *select* with the validation accuracy only and *report* the test accuracy at that point.
 #
+# `--distributed-world-size 1` keeps a run on one GPU. fairseq 0.12 otherwise starts one process per visible GPU
+# (distributed data parallel): on a machine with two GPUs every update would see 2 × 8 reviews — another
+# experiment, without a word in the log.
+#
 # :::{admonition} How to get a random initialisation — and how not to
 # :class: warning
 # `--restore-file` names the checkpoint to start from. When that file **does not exist**, fairseq logs
@@ -185,6 +189,7 @@ def fairseq_train_command(init: str, seed: int, run_dir: Path) -> list[str]:
         "--tensorboard-logdir", str(run_dir / "tb"),
         "--save-dir", str(run_dir / "checkpoints"), "--no-save",   # we only need the logs
         "--log-format", "simple", "--log-interval", str(HP["log_interval"]), "--num-workers", "0",
+        "--distributed-world-size", "1",                    # one GPU (else DDP on every GPU: another batch size)
     ]
     if HP["validate_interval_updates"]:
         cmd += ["--validate-interval-updates", str(HP["validate_interval_updates"])]

@@ -277,7 +277,7 @@ else:
     torch.set_num_threads(HP["threads"] or torch.get_num_threads())
     for seed in HP["seeds"]:
         run_dir = runs_dir / hf_finetune.run_name("pretrained", seed)
-        args = make_training_args(run_dir, seed)
+        args = hf_finetune.one_device(make_training_args(run_dir, seed))   # one GPU, even where there are more
         if hf_finetune.run_is_finished(run_dir, args, model_dir):
             print(f"[{run_dir.name}] finished run found: loaded, not retrained")
             runs.append(hf_finetune.load_run(run_dir))

@@ -335,7 +335,7 @@ tokenizer.padding_side = "left"            # a decoder generates after the promp
 model = AutoModelForCausalLM.from_pretrained(
     base_path,
     quantization_config=bnb_config,
-    device_map={"": 0} if PROFILE.device == "cuda" else {"": "cpu"},
+    device_map=qlora.device_map(PROFILE.device),   # one device: this process's GPU, or the CPU
 )
 qlora.keep_cpu_4bit_trainable(model)      # bitsandbytes 0.50 CPU work-around (no-op on GPU), see frlab.lora.qlora
 qkv = model.transformer.h[0].self_attention.query_key_value

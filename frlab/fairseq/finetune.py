@@ -255,6 +255,7 @@ def run_training(
         "planned_updates": int(_value_after(cmd, "--max-update") or 0),
         "done_updates": max((int(n) for n in re.findall(r"\bnum_updates[= ](\d+)", log_text)), default=0),
         "skipped_fp16_steps": log_text.count("gradient overflow detected"),
+        "world_size": int(_value_after(cmd, "--distributed-world-size") or 0) or None,  # None: every GPU fairseq saw
         "init": init,
         "restore_file": restore,
         "restore_fingerprint": restore_fingerprint(restore),

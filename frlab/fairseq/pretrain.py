@@ -336,6 +336,8 @@ def masked_lm_command(cfg: PretrainConfig, data_bin: Path, save_dir: Path, tb_di
         "--num-workers",
         "0",
         "--skip-invalid-size-inputs-valid-test",
+        "--distributed-world-size",  # one GPU: fairseq 0.12 would otherwise run DDP on every GPU it sees
+        "1",
     ]
     if cfg.sample_break_mode != "none":  # a line longer than a block is cut to it (else it would overflow)
         cmd += ["--shorten-method", "truncate", "--shorten-data-split-list", "train,valid"]

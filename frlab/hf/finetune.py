@@ -138,6 +138,19 @@ def hyperparameters(profile: profiles.Profile | str | None = None) -> dict:
     }
 
 
+def one_device(args):
+    """``args`` set to train on one GPU, unless the notebook was launched by ``torchrun``/``accelerate``.
+
+    On a machine with several GPUs the ``Trainer`` otherwise wraps the model in ``DataParallel`` and splits every
+    batch over all of them: another effective batch, without a word. Returns ``args``.
+    """
+    from frlab.runs import world_size
+
+    if world_size() == 1 and args.n_gpu > 1:  # n_gpu sets the devices up first: then keep only the first GPU
+        args._n_gpu = 1
+    return args
+
+
 def part3_dir(profile: profiles.Profile | str | None = None) -> Path:
     """``<work>/<profile>/part3``: converted model, JSON-lines data and runs of the chapter."""
     return work_dir() / profiles.resolve(profile).name / "part3"
@@ -257,6 +270,8 @@ def record_run(
         "planned_updates": int(state.max_steps or steps),
         "done_updates": int(steps),
         "hidden_size": int(trainer.model.config.hidden_size),
+        "gpus": int(trainer.args.n_gpu),
+        "world_size": int(trainer.args.world_size),
         "minutes": round(seconds / 60, 2),
         "train_seconds_per_step": round(_train_runtime(state) / max(steps, 1), 4),
         "finished_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),

@@ -88,6 +88,14 @@ def choose_compute_dtype(
     return (dtype, reason) if explain else dtype
 
 
+def device_map(device: str) -> dict:
+    """Where ``from_pretrained`` puts the whole model: this process's GPU (``LOCAL_RANK`` under a distributed
+    launch, else GPU 0), or the CPU."""
+    from frlab.runs import local_rank
+
+    return {"": local_rank()} if device == "cuda" else {"": "cpu"}
+
+
 def bloom_560m_config():
     """``BloomConfig`` of bigscience/bloom-560m, built offline."""
     from transformers import BloomConfig
