@@ -453,7 +453,7 @@ print("logged training losses:", [round(l, 3) for _, l in losses])
 
 # %% tags=["book"]
 qlora.plot_loss_curve(log_history, path=RUN_DIR / "loss_curve.png",
-                      title=f"QLoRA on the French FAQ ({PROFILE.name} profile)")
+                      title=f"QLoRA on the French FAQ ({PROFILE.name} profile)");
 
 # %%
 last = [l for _, l in losses[-3:]]
