@@ -155,7 +155,17 @@ def extract_atomically(asset: Asset, archive: Path, target: Path) -> Path:
                 f"asset {asset.name!r}: cannot extract {archive} ({exc}); the archive is corrupt or "
                 f"truncated. Delete it and fetch again. {asset.how_to_get}"
             ) from exc
-        root = _find_root(tmp, asset)
+        if asset.extra.get("build"):  # the files are made from the archive's contents (frlab.asset_builds)
+            from frlab import asset_builds
+
+            try:
+                root = asset_builds.build(asset.extra["build"], tmp, tmp / ".built")
+            except (OSError, UnicodeDecodeError, KeyError) as exc:
+                raise AssetError(
+                    f"asset {asset.name!r}: cannot build it from {archive}: {exc}. {asset.how_to_get}"
+                ) from exc
+        else:
+            root = _find_root(tmp, asset)
         problems = missing_or_bad_files(asset, root)
         if problems:
             raise ChecksumError(

@@ -223,3 +223,52 @@ def test_what_users_read_points_into_the_project():
     manifest = load_manifest()
     assert "DATA.md" in manifest["cls-books"].how_to_get and "DATA.md" in manifest["fr-corpus"].how_to_get
     assert (PACKAGE_DIR.parent / "DATA.md").is_file()
+
+
+def _commonvoice_like_zip(path: Path, extra_line: str = "") -> dict[str, bytes]:
+    """A small archive laid out like the commonvoice-fr repository zip at its pinned commit; returns the files the
+    build must make from it (written here by hand, from the rule DATA.md states)."""
+    top = "commonvoice-fr-4b9437a5622d5d5b548438bf25968aedb621d58b/CommonVoice-Data/data/"
+    sources = {
+        "gutenberg/2.txt": "Deuxième livre.\r\nUn chat.\n",
+        "gutenberg/10.txt": "Un chat.\n\n  Dixième livre.  \n" + extra_line,
+        "debats-assemblee-nationale/a.txt": "Madame la présidente.\nMadame la présidente.\n",
+        "libretheatre/piece.txt": "Acte un.\n",
+        "addresses/x.txt": "1 rue de la Paix\n",  # left out by the build
+    }
+    with zipfile.ZipFile(path, "w") as z:
+        for rel, text in sources.items():
+            z.writestr(top + rel, text.encode("utf-8"))
+    # byte-wise sorted paths: "10.txt" before "2.txt"
+    return {
+        "gutenberg_fr.txt": "Un chat.\nDixième livre.\n".encode()
+        + (extra_line.strip() + "\n").encode() * bool(extra_line)
+        + "Deuxième livre.\n".encode(),
+        "assemblee_nationale_fr.txt": "Madame la présidente.\n".encode(),
+        "libretheatre_fr.txt": b"Acte un.\n",
+    }
+
+
+def test_fr_corpus_is_built_from_the_commonvoice_archive_served_over_http(tmp_path, http_dir):
+    root, base, _ = http_dir
+    expected = _commonvoice_like_zip(root / "commonvoice.zip")
+    manifest = load_manifest()
+    asset = manifest["fr-corpus"]
+    assert set(asset.files) == set(expected)  # the real entry's build makes the files the real manifest lists
+    asset.urls = [f"{base}/commonvoice.zip"]
+    asset.files = {name: hashlib.sha256(data).hexdigest() for name, data in expected.items()}
+    out = fetch("fr-corpus", cache=tmp_path / "cache", mirror="", manifest=manifest, progress=False)
+    for name, data in expected.items():
+        assert (out / name).read_bytes() == data, name
+
+
+def test_a_changed_source_fails_the_built_files_checksum(tmp_path, http_dir):
+    root, base, _ = http_dir
+    expected = _commonvoice_like_zip(tmp_path / "good.zip")
+    _commonvoice_like_zip(root / "commonvoice.zip", extra_line="Une phrase de trop.")
+    manifest = load_manifest()
+    asset = manifest["fr-corpus"]
+    asset.urls = [f"{base}/commonvoice.zip"]
+    asset.files = {name: hashlib.sha256(data).hexdigest() for name, data in expected.items()}
+    with pytest.raises(ChecksumError, match="'fr-corpus'.*checksum mismatch for gutenberg_fr.txt.*DATA.md"):
+        fetch("fr-corpus", cache=tmp_path / "cache", mirror="", manifest=manifest, progress=False)
