@@ -255,8 +255,10 @@ _nt, _ntotal = qlora.naive_4bit_count(bloom_560m_lora)   # what numel() would sh
 print(f"naive numel() on the 4-bit model would show: {_nt:,} trainable of {_ntotal:,} ({100 * _nt / _ntotal:.3f} %)")
 
 # %% nbgrader={"grade": true, "grade_id": "test_count_trainable", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-assert type(trainable_560m) is int and type(total_560m) is int, "plain ints please"
-assert 0 < trainable_560m < total_560m, "LoRA trains a part of the weights"
+# Graded on your function alone (your LoRA configuration is graded above): plain ints, every weight once.
+_t, _n = count_parameters(qlora.meta_model())   # bloom-560m without adapters: every weight is trainable
+assert type(_t) is int and type(_n) is int, "count_parameters must return plain ints"
+assert 0 < _t == _n, "without adapters every weight of the model is trainable"
 ### BEGIN HIDDEN TESTS
 # graded on the course's LoRA configuration, so that a wrong exercise 4.3 does not cost these points too
 _course_lora = LoraConfig(r=16, lora_alpha=32, target_modules=["query_key_value"], lora_dropout=0.05, bias="none",

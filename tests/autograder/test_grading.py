@@ -92,7 +92,8 @@ def test_csv_and_gradebook(selftest_report):
     with Gradebook(f"sqlite:///{db}", "frlab") as gb:
         assert gb.find_submission_notebook(P1, P1, "p1-correct").score == 8
         assert gb.find_submission_notebook(P1, P1, "p1-tamper-edited-tests").flagged
-        assert gb.find_submission_notebook(P1, P1, "p1-wrong-swapped").score == 2
+        # (A) and (B) swapped: both wrong; the formula and the model count keep their points (independent cells)
+        assert gb.find_submission_notebook(P1, P1, "p1-wrong-swapped").score == 4
 
 
 def _validate_params():

@@ -89,7 +89,9 @@ def test_exercise_notebooks_rendered_unexecuted_with_colab_button(built):
         # rendered unexecuted: the exercise stubs are there, no cell ran (no traceback, no output area)
         text = " ".join(leaks.html_text(html).split())
         assert "raise NotImplementedError" in text and "Traceback" not in text
-        assert "cell_output" not in html
+        assert 'class="cell_output' not in html  # no output area (the executed chapter pages have them)
+    chapter = (HTML / "book" / "chapters" / "part1_parameter_counting.html").read_text()
+    assert 'class="cell_output' in chapter
 
 
 # --------------------------------------------------------------------------- screenshots
