@@ -153,7 +153,7 @@ assert bnb_config.bnb_4bit_compute_dtype == qlora.choose_compute_dtype(PROFILE.d
 ### END HIDDEN TESTS
 
 # %% tags=["book-standin"]
-bnb_config = answer_keys.bnb_config(compute_dtype)
+bnb_config = answer_keys.bnb_config(compute_dtype)   # the book's run uses the reference answer of Exercise 4.2
 
 # %% [markdown]
 # ## 3. The LoRA configuration
@@ -192,7 +192,7 @@ assert abs(lora_config.lora_dropout - 0.05) < 1e-12 and lora_config.bias == "non
 ### END HIDDEN TESTS
 
 # %% tags=["book-standin"]
-lora_config = answer_keys.lora_config()
+lora_config = answer_keys.lora_config()   # the book's run uses the reference answer of Exercise 4.3
 
 # %% [markdown]
 # **A misspelled target fails loudly here, not silently.** peft raises an error only when *none* of the names
