@@ -15,6 +15,20 @@ and renamed into place, so an interrupted run never leaves a half-extracted
 asset behind.  When nothing works, :class:`AssetError` names the asset, every
 place that was tried and how to provide the files.  A corrupt download is moved
 aside (``*.corrupt``), not deleted, so nothing is lost.
+
+Two kinds of entries need more than a list of sha256:
+
+* **Assets the project publishes itself** (``release_file``): their URL is the
+  file's name resolved against the project's assets release,
+  :data:`frlab.publishing.RELEASE_URL` (the one place it is set); their sha256
+  are known.
+* **Assets accepted by their structure** (``check`` and ``splits``, e.g.
+  ``cls-books``): a folder is good when its files have the right structure and
+  it holds one of the known splits; :func:`split_of` says which, and the split
+  is recorded in the folder's completion marker.  An entry may name
+  ``alternatives``: assets holding acceptable content, tried when the entry's own
+  sources all fail (``cls-books`` falls back on the lab's split published by the
+  project).
 """
 
 from __future__ import annotations
@@ -27,11 +41,13 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from frlab.paths import PACKAGE_DIR, cache_dir, replaced_atomically
+from frlab.publishing import RELEASE_URL, release_asset_url
 
 MANIFEST_PATH = PACKAGE_DIR / "assets_manifest.json"
 MIRROR_ENV = "FRLAB_MIRROR"
@@ -63,15 +79,34 @@ class Asset:
     extra: dict = field(default_factory=dict)
 
 
-def load_manifest(path: Path | str = MANIFEST_PATH) -> dict[str, Asset]:
+def load_manifest(path: Path | str = MANIFEST_PATH, *, release_url: str = RELEASE_URL) -> dict[str, Asset]:
+    """The manifest's assets by name.
+
+    An entry with a ``release_file`` is published by the project: its first URL is that file in the release
+    ``release_url`` (default :data:`frlab.publishing.RELEASE_URL`), its archive is that file unless the entry
+    names another, and it must give the archive's sha256. A split of a ``splits`` section given as
+    ``"files_of": "<asset>"`` is checked against the sha256 of that asset's files.
+    """
     raw = json.loads(Path(path).read_text(encoding="utf-8"))
     assets = {}
     for name, entry in raw.items():
         if name.startswith("_"):
             continue
+        entry = dict(entry)
+        if release_file := entry.get("release_file"):
+            if not entry.get("archive_sha256"):
+                raise ValueError(f"manifest {path}: {name!r} is published by the project but has no archive_sha256")
+            entry["urls"] = [release_asset_url(release_file, release_url), *entry.get("urls", [])]
+            entry.setdefault("archive", release_file)
         known = {k: entry[k] for k in Asset.__dataclass_fields__ if k in entry and k not in ("name", "extra")}
         extra = {k: v for k, v in entry.items() if k not in Asset.__dataclass_fields__}
         assets[name] = Asset(name=name, extra=extra, **known)
+    for asset in assets.values():
+        for split, spec in (asset.extra.get("splits") or {}).items():
+            if ref := spec.get("files_of"):
+                if ref not in assets:
+                    raise ValueError(f"manifest {path}: split {split!r} of {asset.name!r} names no asset {ref!r}")
+                spec["files"] = dict(assets[ref].files)
     return assets
 
 
@@ -84,8 +119,10 @@ def sha256_of(path: Path) -> str:
 
 
 # --------------------------------------------------------------------------- checks
-def missing_or_bad_files(asset: Asset, folder: Path) -> list[str]:
-    """Problems with ``folder`` as a copy of ``asset`` (empty list: it is good)."""
+def _checked(asset: Asset, folder: Path) -> tuple[str | None, list[str]]:
+    """``(split, problems)`` of ``folder`` as a copy of ``asset``: ``split`` is the split it holds (for an asset
+    with ``splits``, or the one an entry states with ``split``), None otherwise; an empty list of problems means
+    the folder is good."""
     problems = []
     for rel, digest in asset.files.items():
         p = folder / rel
@@ -93,7 +130,45 @@ def missing_or_bad_files(asset: Asset, folder: Path) -> list[str]:
             problems.append(f"missing {rel}")
         elif digest and sha256_of(p) != digest:
             problems.append(f"checksum mismatch for {rel}")
-    return problems
+    split = asset.extra.get("split")
+    if not problems and asset.extra.get("check"):
+        from frlab import asset_builds
+
+        split, problems = asset_builds.identify_split(folder, asset.extra["check"], asset.extra.get("splits") or {})
+    return split, problems
+
+
+def missing_or_bad_files(asset: Asset, folder: Path) -> list[str]:
+    """Problems with ``folder`` as a copy of ``asset`` (empty list: it is good)."""
+    return _checked(asset, folder)[1]
+
+
+def split_of(folder: Path | str, asset: str = "cls-books", manifest: dict[str, Asset] | None = None) -> str:
+    """Which split of ``asset`` the folder holds, read from its files (e.g. ``'course-1800-200-2000'`` or
+    ``'lab-1600-400-2000'`` for CLS-Books: DATA.md); :class:`AssetError` when it holds none."""
+    manifest = manifest or load_manifest()
+    split, problems = _checked(manifest[asset], Path(folder))
+    if problems or split is None:
+        raise AssetError(
+            f"{folder} holds no known split of asset {asset!r}: {'; '.join(problems) or 'the asset has no splits'}"
+        )
+    return split
+
+
+def recorded_split(folder: Path | str) -> str | None:
+    """The split that :func:`fetch` recorded in the folder's completion marker (None when it recorded none)."""
+    marker = Path(folder) / COMPLETE_MARKER
+    if marker.is_file():
+        for line in marker.read_text(encoding="utf-8").splitlines():
+            if line.startswith("split: "):
+                return line.removeprefix("split: ").strip()
+    return None
+
+
+def _mark_complete(asset: Asset, folder: Path, split: str | None, source: str | None = None) -> None:
+    """Write the completion marker: the asset's name, and the split the folder holds and where it came from."""
+    lines = [asset.name] + ([f"split: {split}"] if split else []) + ([f"source: {source}"] if source else [])
+    (folder / COMPLETE_MARKER).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _set_aside_if_corrupt(path: Path, expected: str | None, aside: Path, what: str, advice: str = "") -> None:
@@ -131,8 +206,9 @@ def _find_root(folder: Path, asset: Asset) -> Path:
     return folder
 
 
-def extract_atomically(asset: Asset, archive: Path, target: Path) -> Path:
-    """Extract ``archive`` to ``target`` through a temporary folder; verify the files."""
+def extract_atomically(asset: Asset, archive: Path, target: Path, source: str | None = None) -> Path:
+    """Extract ``archive`` to ``target`` through a temporary folder; verify the files. ``source`` (where the
+    archive came from) is recorded in the completion marker."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{asset.name}-", dir=target.parent))
     try:
@@ -166,13 +242,13 @@ def extract_atomically(asset: Asset, archive: Path, target: Path) -> Path:
                 ) from exc
         else:
             root = _find_root(tmp, asset)
-        problems = missing_or_bad_files(asset, root)
+        split, problems = _checked(asset, root)
         if problems:
             raise ChecksumError(
                 f"asset {asset.name!r}: archive {archive} does not hold the expected files: "
                 f"{'; '.join(problems)}. {asset.how_to_get}"
             )
-        (root / COMPLETE_MARKER).write_text(asset.name + "\n")
+        _mark_complete(asset, root, split, source)
         if target.exists():
             shutil.rmtree(target)
         os.replace(root, target)
@@ -181,16 +257,18 @@ def extract_atomically(asset: Asset, archive: Path, target: Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def copy_atomically(asset: Asset, source: Path, target: Path) -> Path:
-    problems = missing_or_bad_files(asset, source)
+def copy_atomically(asset: Asset, source: Path, target: Path, what: str | None = None) -> Path:
+    split, problems = _checked(asset, source)
     if problems:
-        raise ChecksumError(f"asset {asset.name!r}: mirror copy {source} is not usable: {'; '.join(problems)}")
+        raise ChecksumError(
+            f"asset {asset.name!r}: {what or 'mirror copy'} {source} is not usable: {'; '.join(problems)}"
+        )
     with replaced_atomically(target, prefix=f".{asset.name}-") as tmp:
         for rel in asset.files:
             dst = tmp / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source / rel, dst)
-        (tmp / COMPLETE_MARKER).write_text(asset.name + "\n")
+        _mark_complete(asset, tmp, split, f"{what or 'mirror copy'} {source}")
     return target
 
 
@@ -235,7 +313,7 @@ def _is_url(s: str) -> bool:
 # --------------------------------------------------------------------------- resolver
 def _extract_verified(asset: Asset, archive: Path, target: Path) -> Path:
     _verify_archive(asset, archive)
-    return extract_atomically(asset, archive, target)
+    return extract_atomically(asset, archive, target, f"archive {archive}")
 
 
 def _archive_if_there(asset: Asset, archive: Path, target: Path, tried: list[str], where: str) -> Path | None:
@@ -245,12 +323,157 @@ def _archive_if_there(asset: Asset, archive: Path, target: Path, tried: list[str
 
 
 def _download_and_extract(asset: Asset, url: str, cache: Path, target: Path, progress: bool) -> Path:
+    """Download, verify and extract; a downloaded archive that cannot be extracted or does not hold the expected
+    files is moved aside (``*.corrupt``), so that the next try downloads it again instead of finding it in the
+    cache."""
     archive = download(url, cache / asset.archive, expected_sha256=asset.archive_sha256, progress=progress)
-    return extract_atomically(asset, archive, target)
+    try:
+        return extract_atomically(asset, archive, target, f"download {url}")
+    except AssetError as exc:
+        aside = archive.with_name(archive.name + ".corrupt")
+        os.replace(archive, aside)
+        raise type(exc)(f"{exc} (the download was moved to {aside})") from exc
 
 
 def asset_dir(name: str, cache: Path | None = None) -> Path:
     return Path(cache or cache_dir()) / name
+
+
+def _note(tried: list[str], exc: Exception, errors: list[Exception], asset: Asset) -> None:
+    """Add why the last place tried failed (first line of the error, without the asset's ``how_to_get``, which
+    the final message gives once)."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    if asset.how_to_get:
+        text = text.replace(" " + asset.how_to_get, "").replace(asset.how_to_get, "")
+    tried[-1] += f" ({type(exc).__name__}: {text[:1000]})"
+    errors.append(exc)
+
+
+def _resolve(
+    asset: Asset, cache: Path, mirror: str | None, allow_network: bool, progress: bool, tried: list[str], errors: list
+) -> Path | None:
+    """The asset's folder from its own sources (cache, mirror, original URLs), or None; every place looked at is
+    appended to ``tried`` (with why it failed) and every failure to ``errors``."""
+    target = asset_dir(asset.name, cache)
+
+    # 1. cache: verified copy, or an archive placed by hand
+    if (target / COMPLETE_MARKER).exists() and not missing_or_bad_files(asset, target):
+        return target
+    tried.append(f"cache folder {target}")
+    if asset.kind == "archive" and asset.archive:
+        try:
+            if found := _archive_if_there(asset, cache / asset.archive, target, tried, "archive in cache"):
+                return found
+        except AssetError as exc:
+            _note(tried, exc, errors, asset)
+
+    # 2. mirror
+    if mirror:
+        if _is_url(mirror):
+            if asset.kind == "archive" and asset.archive and allow_network:
+                url = f"{mirror.rstrip('/')}/{asset.archive}"
+                tried.append(f"mirror URL {url}")
+                try:
+                    return _download_and_extract(asset, url, cache, target, progress)
+                except (urllib.error.URLError, OSError, ValueError, AssetError) as exc:
+                    _note(tried, exc, errors, asset)
+        else:
+            base = Path(mirror).expanduser()
+            folder = base / asset.mirror
+            tried.append(f"mirror folder {folder}")
+            if folder.is_dir():
+                if not (problems := missing_or_bad_files(asset, folder)):
+                    return copy_atomically(asset, folder, target)
+                tried[-1] += f" ({'; '.join(problems)})"
+                errors.append(ChecksumError("; ".join(problems)))
+            if asset.archive:
+                try:
+                    if found := _archive_if_there(asset, base / asset.archive, target, tried, "mirror archive"):
+                        return found
+                except AssetError as exc:
+                    _note(tried, exc, errors, asset)
+    else:
+        tried.append(f"no mirror (set {MIRROR_ENV})")
+
+    # 3. original source
+    if allow_network and asset.kind == "archive" and asset.urls:
+        for url in asset.urls:
+            tried.append(f"original URL {url}")
+            try:
+                return _download_and_extract(asset, url, cache, target, progress)
+            except (urllib.error.URLError, OSError, ValueError, AssetError) as exc:
+                _note(tried, exc, errors, asset)
+    elif allow_network and asset.kind.startswith("hf-"):
+        tried.append(f"Hugging Face Hub {asset.repo_id}")
+        try:
+            return _fetch_from_hub(asset, target)
+        except Exception as exc:  # hub errors come in many types
+            _note(tried, exc, errors, asset)
+    return None
+
+
+def _remedy(asset: Asset, cache: Path) -> str:
+    target = asset_dir(asset.name, cache)
+    return (
+        f"put the files {sorted(asset.files)} in {target}"
+        + (f" or the archive {asset.archive} in {cache}" if asset.archive else "")
+        + f", or set {MIRROR_ENV} to a folder holding '{asset.mirror}/'"
+    )
+
+
+def fetch_with_split(
+    name: str,
+    *,
+    cache: Path | str | None = None,
+    mirror: str | Path | None = None,
+    manifest: dict[str, Asset] | None = None,
+    allow_network: bool = True,
+    progress: bool = True,
+) -> tuple[Path, str | None]:
+    """Like :func:`fetch`, and also which split the folder holds (None for an asset without splits): results on
+    CLS-Books depend on it (DATA.md)."""
+    manifest = manifest or load_manifest()
+    if name not in manifest:
+        raise AssetError(f"unknown asset {name!r}; known: {', '.join(sorted(manifest))}")
+    asset = manifest[name]
+    cache = Path(cache) if cache else cache_dir()
+    mirror = str(mirror) if mirror is not None else os.environ.get(MIRROR_ENV)
+    target = asset_dir(name, cache)
+    tried: list[str] = []
+    errors: list[Exception] = []
+
+    found = _resolve(asset, cache, mirror, allow_network, progress, tried, errors)
+    own_last, used = tried[-1] if tried else "", None
+    for alt_name in asset.extra.get("alternatives", []) if found is None else []:
+        alt = manifest[alt_name]
+        n = len(tried)
+        if alt_dir := _resolve(alt, cache, mirror, allow_network, progress, tried, errors):
+            # a copy under this asset's own name, so that the next call finds it in the cache
+            found, used = copy_atomically(asset, alt_dir, target, f"asset {alt_name!r} at"), alt_name
+            break
+        tried[n:] = [f"[{alt_name}] {t}" for t in tried[n:]]
+    if found is not None:
+        split = _checked(asset, found)[0]
+        if used:
+            warnings.warn(
+                f"asset {name!r}: none of its own sources worked (last: {own_last}); using the asset {used!r}, "
+                f"which holds the split {split!r}. Results depend on the split (DATA.md).",
+                stacklevel=2,
+            )
+        return found, split
+
+    alts = [manifest[a] for a in asset.extra.get("alternatives", [])]
+    sources = [u for a in [asset, *alts] for u in a.urls]
+    error = ChecksumError if any(isinstance(e, ChecksumError) for e in errors) else AssetError
+    raise error(
+        f"asset {name!r} ({asset.description}) is not available.\n"
+        f"Looked in:\n  - " + "\n  - ".join(tried) + "\n"
+        f"To provide it: {_remedy(asset, cache)}"
+        + "".join(f";\n  or, for {a.name!r} ({a.description.split('.')[0]}): {_remedy(a, cache)}" for a in alts)
+        + ".\n"
+        + (f"Original source: {', '.join(sources)}\n" if sources else "")
+        + asset.how_to_get
+    )
 
 
 def fetch(
@@ -264,74 +487,12 @@ def fetch(
 ) -> Path:
     """Return a local folder holding the verified files of asset ``name``.
 
-    ``mirror`` defaults to ``$FRLAB_MIRROR``; ``cache`` to :func:`frlab.paths.cache_dir`.
+    ``mirror`` defaults to ``$FRLAB_MIRROR``; ``cache`` to :func:`frlab.paths.cache_dir`. For an asset with
+    splits (CLS-Books), :func:`split_of` (or :func:`fetch_with_split`) says which split the folder holds.
     """
-    manifest = manifest or load_manifest()
-    if name not in manifest:
-        raise AssetError(f"unknown asset {name!r}; known: {', '.join(sorted(manifest))}")
-    asset = manifest[name]
-    cache = Path(cache) if cache else cache_dir()
-    mirror = str(mirror) if mirror is not None else os.environ.get(MIRROR_ENV)
-    target = asset_dir(name, cache)
-    tried: list[str] = []
-
-    # 1. cache: verified copy, or an archive placed by hand
-    if (target / COMPLETE_MARKER).exists() and not missing_or_bad_files(asset, target):
-        return target
-    tried.append(f"cache folder {target}")
-    if asset.kind == "archive" and asset.archive:
-        if found := _archive_if_there(asset, cache / asset.archive, target, tried, "archive in cache"):
-            return found
-
-    # 2. mirror
-    if mirror:
-        if _is_url(mirror):
-            if asset.kind == "archive" and asset.archive and allow_network:
-                url = f"{mirror.rstrip('/')}/{asset.archive}"
-                tried.append(f"mirror URL {url}")
-                try:
-                    return _download_and_extract(asset, url, cache, target, progress)
-                except (urllib.error.URLError, OSError) as exc:
-                    tried[-1] += f" ({exc})"
-        else:
-            base = Path(mirror).expanduser()
-            folder = base / asset.mirror
-            tried.append(f"mirror folder {folder}")
-            if folder.is_dir():
-                if not missing_or_bad_files(asset, folder):
-                    return copy_atomically(asset, folder, target)
-                tried[-1] += f" ({'; '.join(missing_or_bad_files(asset, folder))})"
-            if asset.archive and (
-                found := _archive_if_there(asset, base / asset.archive, target, tried, "mirror archive")
-            ):
-                return found
-    else:
-        tried.append(f"no mirror (set {MIRROR_ENV})")
-
-    # 3. original source
-    if allow_network and asset.kind == "archive" and asset.urls:
-        for url in asset.urls:
-            tried.append(f"original URL {url}")
-            try:
-                return _download_and_extract(asset, url, cache, target, progress)
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                tried[-1] += f" ({type(exc).__name__}: {exc})"
-    elif allow_network and asset.kind.startswith("hf-"):
-        tried.append(f"Hugging Face Hub {asset.repo_id}")
-        try:
-            return _fetch_from_hub(asset, target)
-        except Exception as exc:  # hub errors come in many types
-            tried[-1] += f" ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
-
-    raise AssetError(
-        f"asset {name!r} ({asset.description}) is not available.\n"
-        f"Looked in:\n  - " + "\n  - ".join(tried) + "\n"
-        f"To provide it: put the files {sorted(asset.files)} in {target}"
-        + (f" or the archive {asset.archive} in {cache}" if asset.archive else "")
-        + f", or set {MIRROR_ENV} to a folder holding '{asset.mirror}/'.\n"
-        + (f"Original source: {', '.join(asset.urls)}\n" if asset.urls else "")
-        + asset.how_to_get
-    )
+    return fetch_with_split(
+        name, cache=cache, mirror=mirror, manifest=manifest, allow_network=allow_network, progress=progress
+    )[0]
 
 
 def _fetch_from_hub(asset: Asset, target: Path) -> Path:
@@ -344,8 +505,52 @@ def _fetch_from_hub(asset: Asset, target: Path) -> Path:
     else:
         path = Path(hub.hf_hub_download(asset.repo_id, asset.filename, repo_type="dataset", local_dir=target)).parent
     path = Path(path)
-    problems = missing_or_bad_files(asset, path)
+    split, problems = _checked(asset, path)
     if problems:
         raise ChecksumError(f"asset {asset.name!r} from the Hub: {'; '.join(problems)}")
-    (path / COMPLETE_MARKER).write_text(asset.name + "\n")
+    _mark_complete(asset, path, split, f"Hugging Face Hub {asset.repo_id}")
     return path
+
+
+# --------------------------------------------------------------------------- publishing the project's assets
+def pack_asset(name: str, folder: Path | str, out_dir: Path | str, manifest: dict[str, Asset] | None = None) -> Path:
+    """Pack the files of the project-published asset ``name`` from ``folder`` into ``out_dir/<release_file>``
+    (:func:`frlab.asset_builds.pack_release`: the same files always give the same bytes), after checking them
+    against the manifest; refuses when the zip's sha256 is not the manifest's ``archive_sha256``."""
+    from frlab import asset_builds
+
+    asset = (manifest or load_manifest())[name]
+    if not asset.extra.get("release_file"):
+        raise ValueError(f"asset {name!r} is not published by the project (no release_file in the manifest)")
+    problems = missing_or_bad_files(asset, Path(folder))
+    if problems:
+        raise ValueError(f"{folder} is not a good copy of {name!r}: {'; '.join(problems)}")
+    out = asset_builds.pack_release(folder, list(asset.files), Path(out_dir) / asset.extra["release_file"])
+    if asset.archive_sha256 and (got := sha256_of(out)) != asset.archive_sha256:
+        raise ValueError(f"{out}: sha256 {got} is not the manifest's archive_sha256 {asset.archive_sha256}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m frlab.assets", description="The lab's assets (DATA.md).")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("fetch", help="fetch an asset; print its folder (and its split, for CLS-Books)")
+    p.add_argument("asset")
+    p = sub.add_parser("pack", help=f"write the release file of an asset the project publishes (for {RELEASE_URL})")
+    p.add_argument("asset")
+    p.add_argument("folder", help="a folder holding the asset's files")
+    p.add_argument("out_dir")
+    args = ap.parse_args(argv)
+    if args.cmd == "fetch":
+        folder, split = fetch_with_split(args.asset)
+        print(folder if split is None else f"{folder}  (split {split})")
+    else:
+        out = pack_asset(args.asset, args.folder, args.out_dir)
+        print(f"{out}  sha256 {sha256_of(out)}: upload it to {RELEASE_URL}/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

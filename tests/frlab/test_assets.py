@@ -5,10 +5,8 @@ Range-capable HTTP server on 127.0.0.1.
 """
 
 import hashlib
-import http.server
 import json
 import os
-import threading
 import zipfile
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 
 from frlab import assets
 from frlab.assets import AssetError, ChecksumError, fetch, load_manifest
+from tests.frlab.http_server import serve
 
 FILES = {"a.txt": b"bonjour\n", "sub/b.txt": b"au revoir\n" * 100}
 
@@ -62,13 +61,17 @@ def test_manifest_lists_every_course_asset():
         "roberta-small-fr-fairseq",
         "roberta-small-fr-hf",
         "cls-books",
+        "cls-books-lab-split",
         "fr-corpus",
         "bloom-560m",
         "qa-ecommerce-fr",
     ):
         assert name in m and m[name].files and m[name].urls
     assert set(m["roberta-small-fr-fairseq"].files) == {"model.pt", "dict.txt", "sentencepiece.bpe.model"}
-    assert all(len(d) == 64 for d in m["cls-books"].files.values())
+    # the course's zip is accepted by its structure; the lab's split, which the project publishes, by its sha256
+    assert set(m["cls-books"].files) == set(m["cls-books-lab-split"].files)
+    assert all(len(d) == 64 for d in m["cls-books-lab-split"].files.values())
+    assert len(m["cls-books-lab-split"].archive_sha256) == 64
 
 
 def _put(folder: Path, name: str, data: bytes) -> Path:
@@ -136,43 +139,12 @@ def test_unknown_asset_name():
         fetch("no-such-asset", allow_network=False)
 
 
-class _RangeHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves files with HTTP Range support (SimpleHTTPRequestHandler has none)."""
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        path = Path(self.translate_path(self.path))
-        if not path.is_file():
-            self.send_error(404)
-            return
-        data = path.read_bytes()
-        rng = self.headers.get("Range")
-        if rng:
-            start = int(rng.split("=")[1].split("-")[0])
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-            data = data[start:]
-            self.server.range_requests.append(start)
-        else:
-            self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
 @pytest.fixture
 def http_dir(tmp_path):
     root = tmp_path / "www"
     root.mkdir()
-    handler = lambda *a, **k: _RangeHandler(*a, directory=str(root), **k)  # noqa: E731
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.range_requests = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}", server
-    server.shutdown()
+    with serve(root) as (base, server):
+        yield root, base, server
 
 
 def test_download_resumes_from_part_file_and_verifies(toy, http_dir):
@@ -270,5 +242,8 @@ def test_a_changed_source_fails_the_built_files_checksum(tmp_path, http_dir):
     asset = manifest["fr-corpus"]
     asset.urls = [f"{base}/commonvoice.zip"]
     asset.files = {name: hashlib.sha256(data).hexdigest() for name, data in expected.items()}
-    with pytest.raises(ChecksumError, match="'fr-corpus'.*checksum mismatch for gutenberg_fr.txt.*DATA.md"):
+    with pytest.raises(ChecksumError, match="'fr-corpus'.*checksum mismatch for gutenberg_fr.txt") as err:
         fetch("fr-corpus", cache=tmp_path / "cache", mirror="", manifest=manifest, progress=False)
+    assert "DATA.md" in str(err.value)
+    assert (tmp_path / "cache" / "fr-corpus.zip.corrupt").exists(), "the rejected download is kept aside"
+    assert not (tmp_path / "cache" / "fr-corpus.zip").exists(), "so that the next try downloads it again"
