@@ -315,6 +315,132 @@ SUBMISSIONS: dict[str, dict] = {
     },
 }
 
+# -- subverting tests that run in the kernel: every answer below is wrong, and whatever the kernel is made to
+# report, the checker (outside the kernel) gives no point
+P1_ALL_WRONG = {
+    "count_function": P1_FUNCTION.replace(" + (T + 2) * d", "").replace(" + 2 * d * d_ff", ""),
+    "count_on_model": P1_ON_MODEL.replace(" and not is_layernorm(name)", ""),
+}
+
+
+def p1_hostile(trick: str, **kw):
+    """All-wrong Part 1 answers, with ``trick`` run first in the answers cell."""
+    return p1({**P1_ALL_WRONG, "count_answers": trick + "\n" + P1_ANSWERS}, **kw)
+
+
+SUBMISSIONS.update(
+    {
+        "p1-hostile-custom-exception-handler": p1_hostile(
+            "def _swallow(shell, etype, value, tb, tb_offset=None):\n    return None\n\n\n"
+            "get_ipython().set_custom_exc((BaseException,), _swallow)\n",
+            expect={"passed": []},
+        ),
+        "p1-hostile-ast-transformer-drops-asserts": p1_hostile(
+            "import ast\n\n\nclass _NoAsserts(ast.NodeTransformer):\n    def visit_Assert(self, node):\n"
+            "        return ast.Pass()\n\n\nget_ipython().ast_transformers.append(_NoAsserts())\n",
+            expect={"passed": []},
+        ),
+        "p1-hostile-input-transformer-blanks-tests": p1_hostile(
+            "def _blank(lines):\n    return ['pass\\n'] if any('assert' in l or 'frlab' in l for l in lines) else lines\n\n\n"
+            "get_ipython().input_transformers_cleanup.append(_blank)\n",
+            expect={"passed": []},
+        ),
+        "p1-hostile-redefined-builtins": p1_hostile(
+            "import builtins\n_real_type = builtins.type\nbuiltins.isinstance = lambda *a: True\n"
+            "builtins.abs = lambda x: 0\n"
+            "builtins.type = lambda *a: int if len(a) == 1 else _real_type(*a)\n",
+            expect={"passed": []},
+        ),
+        "p1-hostile-tracer-skips-asserts": p1_hostile(
+            "import linecache, sys\n\n\ndef _skip(frame, event, arg):\n    if event == 'line':\n"
+            "        if linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip().startswith('assert'):\n"
+            "            try:\n                frame.f_lineno += 1\n            except ValueError:\n                pass\n"
+            "    return _skip\n\n\nsys.settrace(_skip)\n",
+            expect={"passed": []},
+        ),
+        "p1-hostile-prints-a-fake-verdict": p1_hostile(
+            "def _fake(result):\n    print('[grader] 2/2: right')\n\n\n"
+            "get_ipython().events.register('post_run_cell', _fake)\n",
+            expect={"passed": []},
+        ),
+        # reads the grader's probe before it runs, forges an answer line with its nonce and hides the real one
+        "p1-hostile-forges-the-answer-line": p1_hostile(
+            "import re, sys, json\n_real = sys.stdout\n\n\nclass _Filter:\n    def write(self, s):\n"
+            "        return _real.write('' if s.startswith('[frlab-answers') else s)\n\n"
+            "    def flush(self):\n        return _real.flush()\n\n\n"
+            "def _forge(info):\n    m = re.search(r'\\], (\\'[0-9a-f]{16}\\')\\)', info.raw_cell or '')\n"
+            "    if m:\n        keys = re.findall(r\"\\('([^']+)', lambda\", info.raw_cell)\n"
+            "        _real.write('[frlab-answers ' + m.group(1).strip(\"'\") + '] '"
+            " + json.dumps({k: {'value': 22807552} for k in keys}) + '\\n')\n"
+            "        sys.stdout = _Filter()\n    else:\n        sys.stdout = _real\n\n\n"
+            "get_ipython().events.register('pre_run_cell', _forge)\n",
+            expect={"passed": []},
+        ),
+        "p1-hostile-patched-frlab": p1_hostile(
+            "import frlab.fairseq.models as _m\n_real_build = _m.build_roberta\n\n\n"
+            "def _tiny(*a, **k):\n    k.update(encoder_layers=1, encoder_embed_dim=8, encoder_ffn_embed_dim=8,"
+            " encoder_attention_heads=1)\n    k.pop('arch', None)\n    return _real_build(*a, **k)\n\n\n"
+            "_m.build_roberta = _tiny\n",
+            expect={"passed": []},
+        ),
+        "p1-hostile-fake-module-in-sys-modules": p1_hostile(
+            "import sys, types\n_fake = types.ModuleType('frlab.fairseq.models')\n"
+            "_fake.build_roberta = lambda *a, **k: None\n_fake.make_dictionary = lambda *a, **k: None\n"
+            "sys.modules['frlab.fairseq.models'] = _fake\n",
+            expect={"passed": []},
+        ),
+        "p1-hostile-patched-json": p1_hostile(
+            "import json\n_dumps = json.dumps\njson.dumps = lambda obj, *a, **k: _dumps("
+            "{key: {'value': 22807552} for key in obj} if isinstance(obj, dict) else obj, *a, **k)\n",
+            expect={"passed": []},
+        ),
+        "p1-hostile-lying-class": p1(
+            {
+                "count_answers": "class _Liar:\n    __class__ = property(lambda self: int)\n\n"
+                "    def __eq__(self, other):\n        return True\n\n    __hash__ = object.__hash__\n\n\n"
+                "n_weights = n_trainable = _Liar()\n"
+            },
+            expect={"passed": ["test_count_function_general", "test_count_on_model"]},
+        ),
+        "p1-hostile-self-referential-answer": p1(
+            {
+                "count_function": P1_FUNCTION.replace(
+                    "    return int(emb + L * layer)", "    x = []\n    x.append(x)\n    return x"
+                )
+            },
+            expect={"passed": ["test_count_on_model"]},
+        ),
+        "p1-hostile-exits-the-kernel": p1(
+            {
+                "count_function": P1_FUNCTION.replace(
+                    '    """Parameters', '    if V != 32000:\n        import os\n        os._exit(0)\n    """Parameters'
+                )
+            },
+            # the answers read before the kernel went away keep their points; the later cells never ran
+            expect={"passed": ["test_count_weights", "test_count_trainable"]},
+        ),
+        "p1-hostile-reads-the-checker-draw": p1(
+            {
+                "count_answers": _answers_fallback(
+                    "import glob, os\n_found = glob.glob('../../../.frlab-checker.json') + glob.glob('/tmp/**/.frlab-checker.json',"
+                    " recursive=True) + glob.glob('/tmp/frlab-grade-*/checker.json')\nprint('draw files seen:', len(_found))\n"
+                    "if _found:\n    n_weights, n_trainable = _ok_w, _ok_t\n"
+                )
+            },
+            expect={"passed": ["test_count_function_general", "test_count_on_model"]},
+        ),
+        # right answers under a flood of output: the answers still reach the grader
+        "p1-correct-floods-the-output": p1(
+            {
+                "count_function": P1_FUNCTION.replace(
+                    '    """Parameters', "    print('x' * 200 + '\\n' * 3)\n    \"\"\"Parameters"
+                )
+            },
+            expect={"passed": P1_TESTS},
+        ),
+    }
+)
+
 # ------------------------------------------------------------------------------------------- Part 2
 P2 = "part2_fairseq_finetuning"
 P2_LOGS = {"part2_runs": f"reference/{P2}/part2_runs"}  # copied from autograder/reference
@@ -390,6 +516,29 @@ SUBMISSIONS.update(
         "p2-untouched": {"assignment": P2, "cells": {}, "copy": dict(P2_LOGS), "expect": {"passed": []}},
         # real cpu-profile runs (our CPU reference): plausible; then the same logs with the two inits swapped, as a
         # swapped --restore-file gives: consistent with the logs, but implausible for the profile
+        # a DataFrame subclass that compares equal to anything, and a pandas patched to report another table
+        "p2-hostile-dataframe-subclass": p2(
+            {
+                "results_table": P2_TABLE.replace(
+                    "summary = pd.DataFrame(rows)",
+                    "class _Any(pd.DataFrame):\n    def __eq__(self, other):\n        return True\n\n\n"
+                    "summary = _Any(pd.DataFrame(rows).assign(test_accuracy=99.0))",
+                )
+            },
+            expect={"passed": ["test_best_valid_test", "test_results_plausible"]},
+        ),
+        "p2-hostile-patched-pandas": p2(
+            {
+                "results_table": P2_TABLE.replace(
+                    "summary = pd.DataFrame(rows)",
+                    "summary = pd.DataFrame(rows)\n"
+                    "summary['test_accuracy'] = 99.0\n_real_to_dict = pd.DataFrame.to_dict\n"
+                    "pd.DataFrame.to_dict = lambda self, orient='dict', **k: _real_to_dict(self.assign(test_accuracy=50.0)"
+                    " if 'test_accuracy' in self.columns else self, orient=orient, **k)",
+                )
+            },
+            expect={"passed": ["test_best_valid_test", "test_results_plausible"]},
+        ),
         "p2-cpu-correct": p2(copy=dict(P2_CPU_LOGS), expect={"passed": P2_TESTS}),
         "p2-cpu-swapped-inits": p2(
             copy=dict(P2_CPU_LOGS), renames=P2_SWAP, expect={"passed": ["test_best_valid_test", "test_results_table"]}
@@ -450,6 +599,20 @@ SUBMISSIONS.update(
             {"mean_std": ("hf_mean = float(", "import numpy as np\nhf_mean = np.float64(")},
             expect={"passed": ["test_hf_plausible", "test_layer_mapping", "test_training_args"]},
         ),
+        # duck-typed TrainingArguments with the wrong learning rate, named like the real class
+        "p3-hostile-fake-training-arguments": p3(
+            {
+                "training_args": [
+                    (
+                        "def make_training_args(run_dir, seed):\n",
+                        "class TrainingArguments:\n    def __init__(self, **kw):\n        self.__dict__.update(kw)\n\n\n"
+                        "def make_training_args(run_dir, seed):\n",
+                    ),
+                    ('learning_rate=HP["lr"]', 'learning_rate=10 * HP["lr"]'),
+                ]
+            },
+            expect={"passed": ["test_hf_plausible", "test_layer_mapping", "test_mean_std"]},
+        ),
         "p3-untouched": {"assignment": P3, "cells": {}, "copy": dict(P3_RUNS), "expect": {"passed": []}},
         # the cpu reference records (plausible), and the same records with the course's accuracies typed in
         "p3-cpu-correct": p3(
@@ -508,6 +671,15 @@ SUBMISSIONS.update(
             {"prompt_format": ("{question.strip()}", "{question}")},
             expect={"passed": ["test_bnb_config", "test_count_trainable", "test_lora_config"]},
         ),
+        "p4-hostile-lora-config-as-dict": p4(
+            {
+                "lora_config": (
+                    "lora_config = LoraConfig(",
+                    "lora_config = dict(",
+                )
+            },
+            expect={"passed": ["test_bnb_config", "test_count_trainable", "test_prompt_format"]},
+        ),
         "p4-missing-outputs": p4(copy={}, expect={"passed": P4_TESTS}),  # the tests do not need the training outputs
         "p4-untouched": {"assignment": P4, "cells": {}, "copy": dict(P4_OUTPUTS), "expect": {"passed": []}},
     }
@@ -521,10 +693,11 @@ def resolve_cells(spec: dict) -> dict[str, str]:
     if "_from_solution" not in cells:
         return dict(cells)
     out = solution_cells(cells["_from_solution"])
-    for gid, (old, new) in cells["_edits"].items():
-        if old not in out[gid]:
-            raise KeyError(f"{spec['assignment']}: {old!r} not in solution cell {gid}")
-        out[gid] = out[gid].replace(old, new)
+    for gid, edits in cells["_edits"].items():
+        for old, new in [edits] if isinstance(edits, tuple) else edits:  # one (old, new) pair or a list of them
+            if old not in out[gid]:
+                raise KeyError(f"{spec['assignment']}: {old!r} not in solution cell {gid}")
+            out[gid] = out[gid].replace(old, new)
     out.update(cells["_extra"])
     return out
 

@@ -51,13 +51,15 @@ c.Execute.raise_on_iopub_timeout = False
 c.KernelManager.transport = "ipc"
 c.KernelManager.ip = os.path.join(tempfile.tempdir, "kernel")   # absolute socket prefix, in the bound dir
 
-# a test fails when it raises, not when a library logs to stderr; a dying kernel (crash, memory or
-# CPU-time limit) does not abort the notebook: later cells score zero (autograder/preprocessors.py)
-from autograder.preprocessors import DropGradeCellStderr, RobustExecute
+# verdicts outside the kernel: after each test cell the executor reads the answers it is about, the checker
+# (this process) judges them and writes the verdict as the cell's outputs (autograder/checker.py); a dying
+# kernel (crash, memory or CPU-time limit) does not abort the notebook: later cells score zero
+from autograder.checker import CheckAnswers
+from autograder.preprocessors import RobustExecute
 from nbgrader.preprocessors import (IgnorePattern, LimitOutput, SaveAutoGrades,
                                     AssignLatePenalties, CheckCellMetadata, ClearOutput)
 from nbconvert.preprocessors import ClearMetadataPreprocessor
-c.Autograde.autograde_preprocessors = [RobustExecute, DropGradeCellStderr, IgnorePattern, ClearMetadataPreprocessor,
+c.Autograde.autograde_preprocessors = [RobustExecute, CheckAnswers, IgnorePattern, ClearMetadataPreprocessor,
                                        LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
 # deleted/edited test cells: restore them from the gradebook

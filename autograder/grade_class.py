@@ -47,7 +47,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import COURSE_DIR, COURSE_ID
+from autograder import COURSE_DIR, COURSE_ID, checker
 from autograder.course import CELL_TIMEOUT, NOTEBOOK_TIMEOUT, nbgrader_env, write_config
 from autograder.grade_one import TOOK, regular_files
 
@@ -224,10 +224,14 @@ def artefact_problems(autograded: Path) -> list[str]:
 # --------------------------------------------------------------------------------------------- worker
 
 
-def _copy_course_skeleton(course: Path, dest: Path, assignment: str, cell_timeout: int) -> None:
+def _copy_course_skeleton(
+    course: Path, dest: Path, assignment: str, cell_timeout: int, checker_draw: Path | None = None
+) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     write_config(dest, cell_timeout=cell_timeout)
     shutil.copytree(course / "source" / assignment, dest / "source" / assignment)
+    if checker_draw:  # the class's inputs and references of the checker (autograder/checker.py)
+        shutil.copy2(checker_draw, dest / checker.DRAW_FILE)
 
 
 def _scores_from_gradebook(
@@ -310,13 +314,14 @@ def grade_student(
     notebook_timeout: int = NOTEBOOK_TIMEOUT,
     db_snapshot: Path | None = None,
     sandbox: str = "",
+    checker_draw: Path | None = None,
 ) -> tuple[list[NotebookResult], Path]:
     """Grade one student's assignment in a private course copy ``workdir``; returns (results, workdir)."""
     t0 = time.time()
     course, workdir = Path(course), Path(workdir)
     if workdir.exists():
         shutil.rmtree(workdir)
-    _copy_course_skeleton(course, workdir, assignment, cell_timeout)
+    _copy_course_skeleton(course, workdir, assignment, cell_timeout, checker_draw)
     shutil.copy2(db_snapshot or course / "gradebook.db", workdir / "gradebook.db")
     sub_src = Path(submitted) / student / assignment
     sub_dst = workdir / "submitted" / student / assignment
@@ -486,6 +491,14 @@ def grade_class(
 
     prepare_inputs(assignments, log)
     tmp = Path(tempfile.mkdtemp(prefix="frlab-grade-"))
+    # one draw of the checker's inputs for the whole class, its references computed once
+    t_draw = time.time()
+    draw = checker.prepare(
+        tmp / "checker.json", [p.stem for a in assignments for p in (course / "release" / a).glob("*.ipynb")]
+    )
+    log(
+        f"grade_class: checker inputs drawn (seed {draw['seed']}) and references computed in {time.time() - t_draw:.1f} s"
+    )
     snapshot = tmp / "gradebook.snapshot.db"
     shutil.copy2(course / "gradebook.db", snapshot)
     # an explicitly listed student is graded for an assignment when they submitted it, or submitted nothing
@@ -511,6 +524,7 @@ def grade_class(
                 notebook_timeout,
                 snapshot,
                 sandbox,
+                tmp / "checker.json",
             ): (s, a)
             for s, a in tasks
         }

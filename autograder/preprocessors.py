@@ -1,8 +1,7 @@
 """nbconvert/nbgrader preprocessors used by the course config (``autograder/course.py``).
 
-* :class:`DropGradeCellStderr` – after execution, drop ``stderr`` stream outputs of grade cells. nbgrader
-  scores a test cell zero when it wrote anything to stderr; library logging/warnings (fairseq's INFO
-  lines, torch/transformers warnings) must not fail a test: a test fails only when it raises.
+* :class:`RobustExecute` – nbgrader's ``Execute``: a dying kernel does not abort the notebook, and after each
+  test cell the kernel is asked for the answers the cell is about (:mod:`autograder.checker` judges them).
 * :class:`HideHiddenTests` – for the feedback pages: error outputs of cells with hidden tests lose their
   tracebacks when these show a hidden-test line (only ``ename`` and the assertion message remain), and
   every leak value (:mod:`autograder.leaks`) is scrubbed from every output and traceback. ``nbgrader.preprocessors.ClearHiddenTests`` then removes the hidden source itself.
@@ -19,23 +18,6 @@ from autograder import leaks
 
 BEGIN_HID, END_HID = leaks.BEGIN_HID, leaks.END_HID
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-def _is_grade(cell) -> bool:
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
-
-
-class DropGradeCellStderr(Preprocessor):
-    enabled = Bool(True)  # nbconvert preprocessors are disabled unless told otherwise
-
-    def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "code" and _is_grade(cell):
-            cell.outputs = [
-                o
-                for o in cell.get("outputs", [])
-                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
-            ]
-        return cell, resources
 
 
 def hidden_lines(source: str) -> list[str]:
@@ -103,6 +85,8 @@ def _robust_execute_class():
     from nbclient.exceptions import DeadKernelError
     from nbgrader.preprocessors import Execute
 
+    from autograder import checker
+
     class RobustExecute(Execute):
         """nbgrader's ``Execute``, except that a dying kernel (crash, memory or CPU-time limit) does not abort
         the notebook: the cell where it died and every later code cell get a ``KernelDied`` error output, so
@@ -110,6 +94,7 @@ def _robust_execute_class():
 
         def preprocess(self, nb, resources=None, km=None):
             self._frlab_dead_at = None
+            self._frlab_timed_out = False
             try:
                 return super().preprocess(nb, resources, km)
             finally:
@@ -121,6 +106,44 @@ def _robust_execute_class():
         def preprocess_cell(self, cell, resources, index):
             if cell.cell_type != "code":
                 return cell, resources
+            self._frlab_timed_out = False
+            cell, resources = self._execute(cell, resources, index)
+            if checker.is_test_cell(cell) and self._frlab_dead_at is None:
+                if self._frlab_timed_out:  # measured here, not reported by the kernel: can only cost points
+                    gid = cell.metadata.nbgrader["grade_id"]
+                    resources.setdefault("frlab_answers", {})[gid] = (
+                        f"this cell did not finish within the {self.timeout} s time limit: answers not read"
+                    )
+                else:
+                    self._probe(cell, resources, index)
+            return cell, resources
+
+        async def _async_handle_timeout(self, timeout, cell=None):
+            self._frlab_timed_out = True
+            return await super()._async_handle_timeout(timeout, cell)
+
+        def _probe(self, cell, resources, index):
+            """Ask the kernel for the answers this test cell is about (:mod:`autograder.checker`); the probe's
+            outputs go to ``resources["frlab_answers"]``, never into the notebook."""
+            from nbformat.v4 import new_code_cell
+
+            notebook, gid = resources["nbgrader"]["notebook"], cell.metadata.nbgrader["grade_id"]
+            root, _ = checker.course_paths(resources)
+            found = checker.probe_source(root, notebook, gid)
+            if found is None:
+                return
+            source, nonce = found
+            probe = new_code_cell(source)
+            try:
+                self.execute_cell(probe, index, store_history=False)
+            except DeadKernelError:
+                self._frlab_dead_at = index
+                self.log.warning("kernel died while the grader read the answers of %s", gid)
+            finally:
+                self.nb["cells"][index] = cell  # nbclient stores the executed cell at its index
+            resources.setdefault("frlab_answers", {})[gid] = checker.read_answers(probe.get("outputs", []), nonce)
+
+        def _execute(self, cell, resources, index):
             if self._frlab_dead_at is not None:
                 cell.outputs = [
                     _error_output(

@@ -274,20 +274,9 @@ _toy = pd.DataFrame({"valid_accuracy": [50.0, 70.0, 60.0], "test_accuracy": [51.
                     index=pd.Index([100, 200, 300], name="step"))
 _r = best_valid_test(_toy)
 assert set(_r) == {"step", "valid_accuracy", "test_accuracy"}, _r
-assert isinstance(_r["step"], int)
-### BEGIN HIDDEN TESTS
-assert _r == {"step": 200, "valid_accuracy": 70.0, "test_accuracy": 66.0}
-_tie = pd.DataFrame({"valid_accuracy": [80.0, 60.0, 80.0, None], "test_accuracy": [70.0, 90.0, 75.0, 99.0]},
-                    index=pd.Index([50, 100, 150, 200], name="step"))
-assert best_valid_test(_tie) == {"step": 50, "valid_accuracy": 80.0, "test_accuracy": 70.0}
-_nan = pd.DataFrame({"valid_accuracy": [60.0, 90.0], "test_accuracy": [65.0, None]}, index=pd.Index([1, 2], name="step"))
-assert best_valid_test(_nan)["step"] == 1
-for _name, _curve in curves.items():
-    _c = _curve.dropna(subset=["valid_accuracy", "test_accuracy"])
-    _step = int(_c.index[_c["valid_accuracy"] == _c["valid_accuracy"].max()].min())
-    assert best_valid_test(_curve) == {"step": _step, "valid_accuracy": float(_c.loc[_step, "valid_accuracy"]),
-                                       "test_accuracy": float(_c.loc[_step, "test_accuracy"])}, _name
-### END HIDDEN TESTS
+assert type(_r["step"]) is int, "step must be a plain int"
+assert type(_r["valid_accuracy"]) is float and type(_r["test_accuracy"]) is float, "accuracies: plain floats"
+# The grader calls best_valid_test on curves of its choosing (ties, missing evaluations) and on nothing else.
 
 # %% [markdown]
 # ### Exercise 2.2 — the results table and the gap
@@ -321,21 +310,7 @@ assert isinstance(summary, pd.DataFrame) and len(summary) == len(curves)
 assert {"run", "init", "seed", "valid_accuracy", "test_accuracy"} <= set(summary.columns)
 assert isinstance(results_table, pd.DataFrame) and {"mean", "std"} <= set(results_table.columns)
 assert set(results_table.index) == {"pretrained", "random"}
-assert isinstance(gap, float)
-### BEGIN HIDDEN TESTS
-_ref = {}   # run -> test accuracy at the earliest best valid accuracy, read from the logs themselves
-for _name, _curve in curves.items():
-    _c = _curve.dropna(subset=["valid_accuracy", "test_accuracy"])
-    _ref[_name] = float(_c.loc[_c.index[_c["valid_accuracy"] == _c["valid_accuracy"].max()].min(), "test_accuracy"])
-_mine = summary.set_index("run").sort_index()
-assert list(_mine.index) == sorted(_ref)
-assert all(abs(_mine.loc[_n, "test_accuracy"] - _ref[_n]) < 1e-6 for _n in _ref)
-_by_init = pd.Series(_ref).groupby(lambda _n: _n.rsplit("_seed", 1)[0]).agg(["mean", "std"])
-for _init in ("pretrained", "random"):
-    assert abs(results_table.loc[_init, "mean"] - _by_init.loc[_init, "mean"]) < 1e-6
-    assert abs(results_table.loc[_init, "std"] - _by_init.loc[_init, "std"]) < 1e-6
-assert abs(gap - (_by_init.loc["pretrained", "mean"] - _by_init.loc["random", "mean"])) < 1e-6
-### END HIDDEN TESTS
+assert type(gap) is float, "gap must be a plain Python float"
 
 # %%
 if not is_grading():   # Part 3 puts its Hugging Face runs beside these (your summary, as you computed it)

@@ -90,13 +90,6 @@ print(format_prompt(rows[0]["question"], rows[0]["answer"]))
 # %% nbgrader={"grade": true, "grade_id": "test_prompt_format", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 assert format_prompt("Bonjour ?", "Bonsoir.").startswith("<human>: Bonjour ?"), "the human turn comes first"
 assert "\n" in format_prompt("Bonjour ?", "Bonsoir."), "the two turns are on separate lines"
-### BEGIN HIDDEN TESTS
-assert format_prompt("Bonjour ?", "Bonsoir.") == "<human>: Bonjour ?\n<assistant>: Bonsoir."
-assert format_prompt("  Bonjour ? ") == "<human>: Bonjour ?\n<assistant>:"
-for _r in rows[:10]:
-    _q, _a = _r["question"].strip(), _r["answer"].strip()
-    assert format_prompt(_r["question"], _r["answer"]) == "<human>: " + _q + "\n<assistant>: " + _a
-### END HIDDEN TESTS
 
 # %% tags=["book-standin"]
 # The book runs the chapter with the reference answers of the exercises (your notebook uses yours).
@@ -145,12 +138,6 @@ bnb_config = BitsAndBytesConfig(
 # %% nbgrader={"grade": true, "grade_id": "test_bnb_config", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 assert isinstance(bnb_config, BitsAndBytesConfig)
 assert bnb_config.load_in_4bit, "the model must be loaded in 4 bits"
-### BEGIN HIDDEN TESTS
-assert not bnb_config.load_in_8bit
-assert bnb_config.bnb_4bit_quant_type == "nf4"
-assert bnb_config.bnb_4bit_use_double_quant is True
-assert bnb_config.bnb_4bit_compute_dtype == qlora.choose_compute_dtype(PROFILE.device)
-### END HIDDEN TESTS
 
 # %% tags=["book-standin"]
 bnb_config = answer_keys.bnb_config(compute_dtype)   # the book's run uses the reference answer of Exercise 4.2
@@ -185,11 +172,6 @@ lora_config = LoraConfig(
 # %% nbgrader={"grade": true, "grade_id": "test_lora_config", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 assert isinstance(lora_config, LoraConfig)
 assert lora_config.task_type == "CAUSAL_LM"
-### BEGIN HIDDEN TESTS
-assert lora_config.r == 16 and lora_config.lora_alpha == 32
-assert set(lora_config.target_modules) == {"query_key_value"}
-assert abs(lora_config.lora_dropout - 0.05) < 1e-12 and lora_config.bias == "none"
-### END HIDDEN TESTS
 
 # %% tags=["book-standin"]
 lora_config = answer_keys.lora_config()   # the book's run uses the reference answer of Exercise 4.3
@@ -259,15 +241,6 @@ print(f"naive numel() on the 4-bit model would show: {_nt:,} trainable of {_ntot
 _t, _n = count_parameters(qlora.meta_model())   # bloom-560m without adapters: every weight is trainable
 assert type(_t) is int and type(_n) is int, "count_parameters must return plain ints"
 assert 0 < _t == _n, "without adapters every weight of the model is trainable"
-### BEGIN HIDDEN TESTS
-# graded on the course's LoRA configuration, so that a wrong exercise 4.3 does not cost these points too
-_course_lora = LoraConfig(r=16, lora_alpha=32, target_modules=["query_key_value"], lora_dropout=0.05, bias="none",
-                          task_type="CAUSAL_LM")
-_counts = count_parameters(qlora.meta_peft_model(_course_lora))
-assert type(_counts[0]) is int and type(_counts[1]) is int, "count_parameters must return plain ints"
-assert _counts[0] == 1572864, "trainable count is wrong"
-assert _counts[1] == 560787456, "total count is wrong"
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Written question 4.5 — the LoRA parameters

@@ -57,10 +57,10 @@ def test_leak_number_lookalikes_are_not(text):
     assert not leaks.check_text(text, leaks.secrets(), "t")
 
 
-def test_secrets_cover_hidden_tests_and_answers():
+def test_secrets_cover_the_answers():
     sec = leaks.secrets()
-    assert {22807552, 22829056} <= set(sec.numbers)
-    assert any("22807552" in line for line in sec.hidden_lines)
+    assert {22807552, 22829056, 1572864} <= set(sec.numbers)
+    assert any("with_biases_and_layernorm" in line for line in sec.lines)  # solution lines
     assert not leaks.distinctive(2000) and not leaks.distinctive(4096) and leaks.distinctive(1572864)
 
 

@@ -1,0 +1,176 @@
+"""The checker's side of grading (autograder/checker.py, autograder/checks.py), without a kernel: every test cell has
+a check, the decoder accepts plain data only, probes run against the chapters' own answers give full marks and
+wrong or mistyped answers none, and the references come from the checker's own frlab."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import pytest
+
+from autograder import checker, checks
+from autograder.chapters import chapter_definitions, chapter_sources, read_source
+
+
+def _test_cells() -> dict[str, set[str]]:
+    out = {}
+    for path in chapter_sources():
+        out[path.stem] = {
+            c.metadata["nbgrader"]["grade_id"] for c in read_source(path).cells if checker.is_test_cell(c)
+        }
+    return out
+
+
+def test_every_test_cell_has_a_check_and_every_check_a_cell():
+    cells = _test_cells()
+    assert cells, "no chapter found"
+    for stem, ids in cells.items():
+        assert set(checks.checks_of(stem)) == ids, stem
+
+
+def test_chapters_carry_no_hidden_tests():
+    # the verdicts live in the checker: nothing secret is left in the chapters' test cells
+    for path in chapter_sources():
+        assert "BEGIN HIDDEN TESTS" not in path.read_text()
+
+
+# ------------------------------------------------------------------------------------------ decoder
+def test_decode_plain_data():
+    got = checker.decode(json.dumps({"a": {"value": [1, 2.5, "x", None, True, {"k": [1]}]}, "b": {"error": "boom"}}))
+    assert got["a"].ok and got["a"].value == [1, 2.5, "x", None, True, {"k": [1]}]
+    assert not got["b"].ok and got["b"].error == "boom"
+    assert isinstance(checker.decode('{"a": {"value": {"__type__": "numpy.int64"}}}')["a"].value, checker.WrongType)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"a": {"value": 1}, "a": {"value": 2}}',  # duplicate keys
+        '{"a": {"value": NaN}}',  # non-standard constants
+        '{"a": {"value": 1, "error": "x"}}',
+        '{"a": 1}',
+        "[1, 2]",
+        "not json",
+        '{"a": {"value": ' + "[" * 50 + "]" * 50 + "}}",  # too deep
+        '{"a": {"value": "' + "x" * (checker.MAX_ANSWER_BYTES + 10) + '"}}',  # too large
+    ],
+)
+def test_decode_rejects(line):
+    with pytest.raises(checker.Malformed):
+        checker.decode(line)
+
+
+def test_read_answers_needs_exactly_one_line_with_the_nonce():
+    out = [{"output_type": "stream", "name": "stdout", "text": 'noise\n[frlab-answers n1] {"a": {"value": 1}}\n'}]
+    assert checker.read_answers(out, "n1")["a"].value == 1
+    assert "no answer" in checker.read_answers(out, "other")
+    two = out + [{"output_type": "stream", "name": "stdout", "text": '[frlab-answers n1] {"a": {"value": 2}}\n'}]
+    assert "several" in checker.read_answers(two, "n1")
+    stderr = [dict(out[0], name="stderr")]
+    assert "no answer" in checker.read_answers(stderr, "n1")
+
+
+# ------------------------------------------------------------------------------------------ probes, judged
+@pytest.fixture(scope="module")
+def draw(tmp_path_factory):
+    root = tmp_path_factory.mktemp("course")
+    return root, checker.prepare(root / checker.DRAW_FILE, [checks.P1, checks.P4], seed=1234)
+
+
+def _run_probe(root, notebook, gid, namespace) -> dict:
+    """The probe executed in ``namespace`` as the kernel would, its printed line read back as the checker does."""
+    source, nonce = checker.probe_source(root, notebook, gid)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        exec(compile(source, "<probe>", "exec"), namespace)
+    assert not [n for n in namespace if n.startswith("__frlab")], "the probe leaves no name behind"
+    return checker.read_answers([{"output_type": "stream", "name": "stdout", "text": buf.getvalue()}], nonce)
+
+
+def _judge(root, draw, notebook, gid, namespace, tmp_path):
+    entry = draw["notebooks"][notebook][gid]
+    answers = _run_probe(root, notebook, gid, namespace)
+    ctx = checker.Context(entry["inputs"], entry["refs"], tmp_path, "smoke")
+    return checker.judge(notebook, gid, answers, ctx)
+
+
+def test_references_are_the_checkers_own_model_counts(draw):
+    from autograder.answer_keys import ANSWERS
+
+    _, d = draw
+    refs = d["notebooks"][checks.P1]["test_count_on_model"]["refs"]
+    assert refs[0] == ANSWERS[checks.P1][:2]  # RoBERTa_small_fr built by the checker: 22,807,552 / 22,829,056
+    assert refs[1][0] < refs[1][1] < refs[0][0]  # the drawn model is another, smaller one
+
+
+def test_part1_right_and_wrong_functions(draw, tmp_path):
+    root, d = draw
+    right = chapter_definitions(checks.P1, "count_parameters")["count_parameters"]
+    gid = "test_count_function_general"
+    assert _judge(root, d, checks.P1, gid, {"count_parameters": right}, tmp_path).ok
+
+    def no_positions(V, T, d, d_ff, L, with_biases_and_layernorm=False):
+        return right(V, -2, d, d_ff, L, with_biases_and_layernorm)
+
+    def as_float(*a, **k):
+        return float(right(*a, **k))
+
+    def numpy_int(*a, **k):
+        import numpy as np
+
+        return np.int64(right(*a, **k))
+
+    for wrong, why in [(no_positions, "is wrong"), (as_float, "plain int"), (numpy_int, "numpy.int64")]:
+        v = _judge(root, d, checks.P1, gid, {"count_parameters": wrong}, tmp_path)
+        assert not v.ok and why in v.message, v.message
+        assert "22807552" not in v.message and "22829056" not in v.message
+
+
+def test_part1_values_and_errors(draw, tmp_path):
+    root, d = draw
+    assert _judge(root, d, checks.P1, "test_count_weights", {"n_weights": 22807552}, tmp_path).ok
+    for value, why in [(22829056, "wrong"), (22807552.0, "plain int"), (True, "plain int")]:
+        v = _judge(root, d, checks.P1, "test_count_weights", {"n_weights": value}, tmp_path)
+        assert not v.ok and why in v.message
+    v = _judge(root, d, checks.P1, "test_count_weights", {}, tmp_path)
+    assert not v.ok and "NameError" in v.message
+
+
+def test_part4_configs(draw, tmp_path):
+    from autograder import answer_keys
+
+    root, d = draw
+    lora = answer_keys.lora_config()
+    assert _judge(root, d, checks.P4, "test_lora_config", {"lora_config": lora}, tmp_path).ok
+    llama = answer_keys.lora_config(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"])
+    v = _judge(root, d, checks.P4, "test_lora_config", {"lora_config": llama}, tmp_path)
+    assert not v.ok and "r" in v.message and "target_modules" in v.message
+    as_dict = {"lora_config": dict(r=16, lora_alpha=32, target_modules=["query_key_value"])}
+    assert not _judge(root, d, checks.P4, "test_lora_config", as_dict, tmp_path).ok
+    fmt = answer_keys.format_prompt
+    assert _judge(root, d, checks.P4, "test_prompt_format", {"format_prompt": fmt}, tmp_path).ok
+
+    def unstripped(q, a=None):
+        return f"<human>: {q}\n<assistant>:" + ("" if a is None else f" {a}")
+
+    assert not _judge(root, d, checks.P4, "test_prompt_format", {"format_prompt": unstripped}, tmp_path).ok
+
+
+def test_part4_count_on_a_drawn_configuration(draw, tmp_path):
+    from autograder import answer_keys
+
+    root, d = draw
+    ns = {"count_parameters": answer_keys.count_parameters}
+    assert _judge(root, d, checks.P4, "test_count_trainable", ns, tmp_path).ok
+    course = d["notebooks"][checks.P4]["test_count_trainable"]["refs"][0]
+    hardcoded = {"count_parameters": lambda model: tuple(course)}  # right on the course's configuration only
+    v = _judge(root, d, checks.P4, "test_count_trainable", hardcoded, tmp_path)
+    assert not v.ok and "count wrong" in v.message
+
+
+def test_a_new_draw_changes_the_inputs(tmp_path):
+    a = checker.prepare(tmp_path / "a.json", [checks.P4], seed=1)["notebooks"][checks.P4]["test_prompt_format"]
+    b = checker.prepare(tmp_path / "b.json", [checks.P4], seed=2)["notebooks"][checks.P4]["test_prompt_format"]
+    assert a["inputs"] != b["inputs"]
