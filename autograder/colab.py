@@ -21,6 +21,7 @@ SKIP = {
     "torchaudio",
     "cython",
     "nbgrader",
+    "copydetect",
     "sqlalchemy",
     "jupyter-book",
     "nbclient",
