@@ -211,7 +211,7 @@ if not is_grading():
 # When you submit, the cell also copies the (small) logs next to the notebook in `part2_runs/`; the grader reads
 # them there instead of training again.
 
-# %% tags=["book"]
+# %% tags=["book", "hide-output"]
 SUBMITTED_LOGS = Path("part2_runs")
 if is_grading():
     from frlab.grading import require_artefact
@@ -241,7 +241,7 @@ else:
 # %% tags=["book"]
 curves = {d.name: run_logs.validation_curve(d) for d in run_logs.run_dirs(LOG_ROOT)}
 print(sorted(curves))
-curves[sorted(curves)[0]]
+curves[sorted(curves)[0]].round(1)
 
 # %% tags=["book"]
 fig = run_logs.plot_valid_curves(LOG_ROOT, title=f"CLS-Books, profile {PROFILE.name}: valid accuracy")
@@ -375,14 +375,15 @@ assert not _problems, "\n".join(_problems)
 REF = results_dir() / "part2" / "cpu" / "results.json"
 if REF.exists():
     ref = json.loads(REF.read_text())
-    print("provenance:", {k: ref["provenance"][k] for k in ("date_utc", "hardware", "profile", "base_model")})
+    provenance = {k: ref["provenance"][k] for k in ("date_utc", "hardware", "profile", "base_model")}
+    display(pd.DataFrame({"provenance": provenance}))
     ref_summary = pd.DataFrame(ref["runs"])
-    display(ref_summary[["run", "best_step", "valid_accuracy", "test_accuracy"]])
-    for init, row in ref["table"].items():
-        print(f"{init:10s} test accuracy at best valid: {row['mean']:.1f} ± {row['std']:.1f} % ({row['runs']} runs)")
+    display(ref_summary[["run", "best_step", "valid_accuracy", "test_accuracy"]].round(1))
+    ref_table = pd.DataFrame.from_dict(ref["table"], orient="index")      # test accuracy at best valid, per init
+    display(ref_table.rename(columns={"mean": "test accuracy (%) mean", "std": "std"}).round(1))
     print(f"gap (pretrained − random): {ref['gap']:+.1f} points")
 else:
-    print(f"no stored reference results at {REF}")
+    print(f"no stored reference results at {REF.relative_to(results_dir().parent)}")
 
 # %% tags=["book"]
 from IPython.display import Image

@@ -234,7 +234,7 @@ def make_training_args(run_dir, seed):
 # While grading, nothing is trained: the cell reads the results you submit beside the notebook
 # (`part3_runs.json`, written by this cell).
 
-# %% tags=["book"]
+# %% tags=["book", "hide-output"]
 import os
 import time
 

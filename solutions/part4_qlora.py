@@ -407,7 +407,7 @@ args = TrainingArguments(
 trainer = Trainer(model=model, args=args, train_dataset=train_ds,
                   data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False))
 
-# %% tags=["book"]
+# %% tags=["book", "hide-output"]
 from peft import set_peft_model_state_dict
 from safetensors.torch import load_file
 
