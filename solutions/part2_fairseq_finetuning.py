@@ -58,7 +58,7 @@ print({k: v for k, v in HP.items() if k not in ("seeds",)})
 # RoBERTa_small_fr; since its download link may be gone, the lab can also **rebuild** such a checkpoint — see the
 # chapter *Where the base model comes from* (`python -m frlab.fairseq.pretrain`).
 
-# %% tags=["book"]
+# %% tags=["book", "scroll-output"]
 if not is_grading():
     MODEL_DIR = base_model_dir()
     for f in sorted(MODEL_DIR.iterdir()):
@@ -376,7 +376,8 @@ REF = results_dir() / "part2" / "cpu" / "results.json"
 if REF.exists():
     ref = json.loads(REF.read_text())
     provenance = {k: ref["provenance"][k] for k in ("date_utc", "hardware", "profile", "base_model")}
-    display(pd.DataFrame({"provenance": provenance}))
+    with pd.option_context("display.max_colwidth", None):              # the whole text, not "..."
+        display(pd.DataFrame({"provenance": provenance}))
     ref_summary = pd.DataFrame(ref["runs"])
     display(ref_summary[["run", "best_step", "valid_accuracy", "test_accuracy"]].round(1))
     ref_table = pd.DataFrame.from_dict(ref["table"], orient="index")      # test accuracy at best valid, per init

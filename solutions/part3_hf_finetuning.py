@@ -98,11 +98,14 @@ assert all(v.startswith("encoder.sentence_encoder.layers.0.") for v in m0.values
 # 1e-4.)
 
 # %% tags=["book"]
+import logging
+
 import torch
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from frlab.fairseq.models import load_roberta_hub
 
+logging.getLogger("fairseq").setLevel(logging.WARNING)   # loading a model logs fairseq's whole configuration
 tokenizer = AutoTokenizer.from_pretrained(model_dir)
 if report_path.exists():
     hub = load_roberta_hub(fairseq_dir).eval()
