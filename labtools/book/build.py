@@ -91,9 +91,15 @@ ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 WARNING_RE = re.compile(r"(WARNING|ERROR|CRITICAL):|^Warning, treated as error", re.M)
 
 
+# The kernels that execute the chapter pages draw with matplotlib's inline backend: each figure a cell leaves open
+# is sent once, as a PNG output, when the cell ends (and then closed), so it shows on the page. It needs no display
+# (a headless build stays headless); "Agg" would draw the figures and show none of them.
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
 def run_build(verbose: bool = True) -> tuple[int, str]:
     """Run Jupyter Book (warnings as errors); returns (exit status, output)."""
-    env = dict(os.environ, FRLAB_PROFILE="smoke", PYTHONWARNINGS="ignore", MPLBACKEND="Agg")
+    env = dict(os.environ, FRLAB_PROFILE="smoke", PYTHONWARNINGS="ignore", MPLBACKEND=INLINE_BACKEND)
     use_dev_mirror(env)
     # the Sphinx extension (labtools.book.sphinx) is imported by jupyter-book from this checkout
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])

@@ -6,7 +6,9 @@ part it shows the provenance first (``provenance.json`` / ``provenance.md`` /
 (``*.png``, ``*.svg``, ``*.jpg``) found under ``results/partN/`` (sub-folders
 included). A part with nothing stored yet gets a visible "not yet produced" note.
 The page is plain MyST Markdown (nothing to execute), so it changes exactly when
-the stored results change.
+the stored results change. Absolute paths of the machine that produced a result (in stored commands and
+provenance) are written relative to the repository (:func:`repo_relative`), and table cells are escaped so that
+text such as ``<s>`` shows as written (not as HTML).
 """
 
 from __future__ import annotations
@@ -47,7 +49,20 @@ def _fmt(v) -> str:
 
 
 def _cell(v) -> str:
-    return _fmt(v).replace("|", "\\|").replace("\n", " ")
+    text = _fmt(v).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+# top-level folders of a checkout: an absolute path that reaches one of them is a path inside the repository
+_REPO_TOP = ".venv work frlab results labtools autograder scripts solutions notebooks book _build".split()
+_ABS_IN_REPO = re.compile(
+    r"(?<![\w.~/-])/(?:[^\s/'\"`|,;()]+/)+?(?=(?:" + "|".join(re.escape(d) for d in _REPO_TOP) + r")/)"
+)
+
+
+def repo_relative(text: str) -> str:
+    """Absolute paths into a checkout (``/any/where/checkout/work/cpu/...``) written relative to it (``work/cpu/...``)."""
+    return _ABS_IN_REPO.sub("", text)
 
 
 def md_table(rows: list[dict], columns: list[str] | None = None) -> str:
@@ -206,7 +221,8 @@ def page_text(root: Path | None = None, page_dir: Path = PAGE.parent) -> str:
         "details; the provenance says which profile, data and hardware produced each number.",
         "",
     ]
-    return "\n".join(head + [render_part(k, t, root, page_dir) for k, t in PARTS.items()]).rstrip() + "\n"
+    text = "\n".join(head + [render_part(k, t, root, page_dir) for k, t in PARTS.items()]).rstrip() + "\n"
+    return repo_relative(text)
 
 
 def write_page(root: Path | None = None, page: Path = PAGE) -> Path:

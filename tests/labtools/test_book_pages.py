@@ -196,3 +196,43 @@ def test_book_standins_reach_the_book_only(stem):
     assert all(c.source.strip().splitlines()[-1] in page for c in standins)
     student = (book_pages.NOTEBOOKS_DIR / f"{stem}.ipynb").read_text(encoding="utf-8")
     assert "answer_keys" not in student and "book-standin" not in student
+
+
+def test_results_page_escapes_tokens_and_writes_paths_relative_to_the_repository(tmp_path):
+    cpu = tmp_path / "part2" / "ablation"
+    cpu.mkdir(parents=True)
+    (cpu / "results.json").write_text(
+        json.dumps(
+            {
+                "provenance": {"command": "/any/where/checkout/.venv/bin/fairseq-train /any/where/checkout/work/x"},
+                "variants": [{"name": "E", "finding": "MLM never trains the <s> output"}],
+                "source": "https://github.com/a/b/blob/main/work/x",
+            }
+        )
+    )
+    text = results_report.page_text(tmp_path, tmp_path)
+    assert "| E | MLM never trains the &lt;s&gt; output |" in text and "<s>" not in text
+    assert "| command | .venv/bin/fairseq-train work/x |" in text
+    assert "/any/where" not in text and "https://github.com/a/b/blob/main/work/x" in text
+
+
+def test_book_paths_relative_to_the_repository(monkeypatch):
+    from labtools import REPO_ROOT
+
+    monkeypatch.setenv("FRLAB_MIRROR", "/srv/mirror")
+    text = f"work folder: {REPO_ROOT}/_build/work/smoke/part2 | {REPO_ROOT} | /srv/mirror/cls-books | ~/x"
+    out = book_sphinx.relative_paths(text)
+    assert out == "work folder: _build/work/smoke/part2 | . | $FRLAB_MIRROR/cls-books | ~/x"
+
+
+def test_book_kernels_draw_inline():
+    """Figures of executed cells show on the pages: the kernels use the inline backend, not Agg."""
+    import importlib
+    import inspect
+
+    from labtools.book import build as book_build
+
+    assert book_build.INLINE_BACKEND == "module://matplotlib_inline.backend_inline"
+    importlib.import_module(book_build.INLINE_BACKEND.removeprefix("module://"))
+    src = inspect.getsource(book_build.run_build)
+    assert "MPLBACKEND=INLINE_BACKEND" in src and '"Agg"' not in src
