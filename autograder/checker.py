@@ -42,6 +42,8 @@ from autograder.verdicts import Answer, Context, Verdict, WrongType
 
 DRAW_FILE = ".frlab-checker.json"
 MARK = "[frlab-answers "
+#: the log line of a zero verdict (grade_class reads it)
+LOG_WRONG_TYPE = r"checker: (\S+) (\S+) wrong-type: "
 #: the most a probe may print back (bytes of its answer line)
 MAX_ANSWER_BYTES = 2_000_000
 MAX_DEPTH = 16
@@ -50,7 +52,11 @@ SEED_ENV = "FRLAB_CHECKER_SEED"
 # The kernel side: runs in the student's interpreter, so it is written to fail safe, not to be trusted. ``{setup}``
 # defines the probe's helpers, ``{calls}`` is a list of ``(key, lambda: expression)``.
 PROBE_TEMPLATE = """\
-def __frlab_probe(__calls, __nonce):
+def __frlab_probe(__calls, __nonce, __b=__import__("builtins")):
+    # the builtins it uses, bound locally: a student's variable named `type`, `str` or `list` does not change them
+    type, bool, int, float, str, list, tuple, dict, all = (
+        __b.type, __b.bool, __b.int, __b.float, __b.str, __b.list, __b.tuple, __b.dict, __b.all)
+    repr, KeyboardInterrupt, BaseException = __b.repr, __b.KeyboardInterrupt, __b.BaseException
     import json, math, sys
 
     def plain(v, depth=0):
@@ -313,5 +319,9 @@ class CheckAnswers(Preprocessor):
             verdict = judge(notebook, gid, got, ctx)
             points = float(cell.metadata.nbgrader.get("points", 0))
             cell.outputs = kernel_outputs_as_text(cell.get("outputs", [])) + verdict_outputs(verdict, points)
-            self.log.info("checker: %s %s %s", notebook, gid, "ok" if verdict.ok else "0: " + verdict.message)
+            if verdict.ok:
+                self.log.info("checker: %s %s ok", notebook, gid)
+            else:  # a warning: grade_class reads these lines (wrong-type answers are counted apart)
+                kind = "wrong-type" if verdict.wrong_type else "wrong"
+                self.log.warning("checker: %s %s %s: %s", notebook, gid, kind, verdict.message)
         return nb, resources

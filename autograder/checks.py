@@ -60,8 +60,13 @@ def plain_int(answers: dict, key: str, what: str, expected: int, wrong: str) -> 
     if problem:
         return Verdict(False, problem)
     if type(v) is not int:
-        return Verdict(False, f"{what} must be a plain int, not {type_name(v)}")
+        return mistyped(f"{what} must be a plain int, not {type_name(v)}")
     return Verdict(v == expected, "right" if v == expected else wrong)
+
+
+def mistyped(message: str) -> Verdict:
+    """No points: an answer of the wrong type (counted apart in the class's summary)."""
+    return Verdict(False, message, wrong_type=True)
 
 
 def _is_class(got: dict, package: str, name: str) -> bool:
@@ -72,7 +77,9 @@ def _is_class(got: dict, package: str, name: str) -> bool:
 
 def all_ok(verdicts: list[Verdict], ok_message: str) -> Verdict:
     bad = [v.message for v in verdicts if not v.ok]
-    return Verdict(not bad, ok_message if not bad else "; ".join(dict.fromkeys(bad)))
+    return Verdict(
+        not bad, ok_message if not bad else "; ".join(dict.fromkeys(bad)), any(v.wrong_type for v in verdicts)
+    )
 
 
 def expr_literal(value) -> str:
@@ -267,8 +274,7 @@ def _p2_best_judge(answers, ctx):
             verdicts.append(Verdict(False, problem))
         elif type(got) is not dict or set(got) != {"step", "valid_accuracy", "test_accuracy"}:
             verdicts.append(
-                Verdict(
-                    False,
+                mistyped(
                     "best_valid_test must return a dict with keys step, valid_accuracy, "
                     f"test_accuracy (got {type_name(got)})",
                 )
@@ -277,8 +283,7 @@ def _p2_best_judge(answers, ctx):
             type(got[k]) is not float for k in ("valid_accuracy", "test_accuracy")
         ):
             verdicts.append(
-                Verdict(
-                    False,
+                mistyped(
                     "step must be a plain int and the accuracies plain floats (got "
                     + ", ".join(f"{k}: {type_name(v)}" for k, v in got.items())
                     + ")",
@@ -359,7 +364,11 @@ def _p2_table_judge(answers, ctx):
         problems.append(f"gap must be a plain float (got {type_name(g)})")
     elif not close(g, ref_gap):
         problems.append("gap is not the difference of the two means")
-    return Verdict(not problems, "; ".join(problems) or "summary, table and gap agree with your logs")
+    return Verdict(
+        not problems,
+        "; ".join(problems) or "summary, table and gap agree with your logs",
+        wrong_type=any("must be a" in p for p in problems),
+    )
 
 
 def _p2_plausible_judge(answers, ctx):
@@ -412,7 +421,7 @@ def _p3_mapping_judge(answers, ctx):
         if problem:
             verdicts.append(Verdict(False, problem))
         elif type(got) is not dict:
-            verdicts.append(Verdict(False, f"layer_mapping({i}) must return a dict (got {type_name(got)})"))
+            verdicts.append(mistyped(f"layer_mapping({i}) must return a dict (got {type_name(got)})"))
         else:
             right = got == ctx.refs[str(i)]
             verdicts.append(Verdict(right, "right" if right else f"layer {i}: wrong mapping"))
@@ -501,7 +510,7 @@ def _p3_args_judge(answers, ctx):
             verdicts.append(Verdict(False, problem))
             continue
         if type(got) is not dict or not _is_class(got, "transformers.", "TrainingArguments"):
-            verdicts.append(Verdict(False, "make_training_args must return a transformers TrainingArguments"))
+            verdicts.append(mistyped("make_training_args must return a transformers TrainingArguments"))
             continue
         diff = sorted(k for k, v in _p3_args_want(seed).items() if not _same_setting(got.get(k), v))
         report_to = got.get("report_to")
@@ -534,7 +543,7 @@ def _p3_mean_std_judge(answers, ctx):
         if problem:
             verdicts.append(Verdict(False, problem))
         elif type(v) is not float:
-            verdicts.append(Verdict(False, f"{key} must be a plain float (got {type_name(v)})"))
+            verdicts.append(mistyped(f"{key} must be a plain float (got {type_name(v)})"))
         else:
             verdicts.append(Verdict(close(v, ref), "right" if close(v, ref) else f"{key} is wrong"))
     return all_ok(verdicts, "mean and sample standard deviation of your runs")
@@ -607,7 +616,7 @@ def _p4_prompt_judge(answers, ctx):
         if problem:
             verdicts.append(Verdict(False, problem))
         elif type(got) is not str:
-            verdicts.append(Verdict(False, f"{what} must return a str (got {type_name(got)})"))
+            verdicts.append(mistyped(f"{what} must return a str (got {type_name(got)})"))
         else:
             verdicts.append(Verdict(got == ctx.refs[i], "right" if got == ctx.refs[i] else f"{what} is wrong"))
     return all_ok(verdicts, "right on every question and answer tried")
@@ -628,7 +637,7 @@ def _p4_bnb_judge(answers, ctx):
     if problem:
         return Verdict(False, problem)
     if type(got) is not dict or not _is_class(got, "transformers.", "BitsAndBytesConfig"):
-        return Verdict(False, "bnb_config must be a transformers BitsAndBytesConfig")
+        return mistyped("bnb_config must be a transformers BitsAndBytesConfig")
     want = {
         "load_in_4bit": True,
         "load_in_8bit": False,
@@ -668,7 +677,7 @@ def _p4_lora_judge(answers, ctx):
     if problem:
         return Verdict(False, problem)
     if type(got) is not dict or not _is_class(got, "peft.", "LoraConfig"):
-        return Verdict(False, "lora_config must be a peft LoraConfig")
+        return mistyped("lora_config must be a peft LoraConfig")
     want = {"r": 16, "lora_alpha": 32, "bias": "none", "task_type": "CAUSAL_LM", "target_modules": ["query_key_value"]}
     diff = [k for k, v in want.items() if not (type(got.get(k)) is type(v) and got.get(k) == v)]
     if not (type(got.get("lora_dropout")) is float and close(got["lora_dropout"], 0.05, 1e-12)):
@@ -722,12 +731,10 @@ def _p4_count_judge(answers, ctx):
         if problem:
             verdicts.append(Verdict(False, problem))
         elif type(got) is not list or len(got) != 2:
-            verdicts.append(Verdict(False, f"count_parameters must return (trainable, total), got {type_name(got)}"))
+            verdicts.append(mistyped(f"count_parameters must return (trainable, total), got {type_name(got)}"))
         elif any(type(x) is not int for x in got):
             verdicts.append(
-                Verdict(
-                    False, "count_parameters must return plain ints (got " + ", ".join(type_name(x) for x in got) + ")"
-                )
+                mistyped("count_parameters must return plain ints (got " + ", ".join(type_name(x) for x in got) + ")")
             )
         else:
             bad = [n for n, x, y in zip(("trainable", "total"), got, ctx.refs[i]) if x != y]

@@ -11,9 +11,10 @@ import re
 from pathlib import Path
 
 from autograder import REPO_ROOT
+from frlab import publishing
 
-DEFAULT_REPOSITORY = "https://github.com/frlab-course/french-lm-lab"
-DEFAULT_BRANCH = "main"
+DEFAULT_REPOSITORY = publishing.REPOSITORY_URL  # set in one place: frlab/publishing.py
+DEFAULT_BRANCH = publishing.DEFAULT_BRANCH
 
 #: never installed by the Colab cell: Colab's own torch, and build/book/grading-only tools
 SKIP = {
@@ -22,6 +23,7 @@ SKIP = {
     "cython",
     "nbgrader",
     "copydetect",
+    "distributed",
     "sqlalchemy",
     "jupyter-book",
     "nbclient",

@@ -345,14 +345,15 @@ SUBMISSIONS.update(
             "get_ipython().input_transformers_cleanup.append(_blank)\n",
             expect={"passed": []},
         ),
-        "p1-hostile-redefined-builtins": p1_hostile(
-            "import builtins\n_real_type = builtins.type\nbuiltins.isinstance = lambda *a: True\n"
-            "builtins.abs = lambda x: 0\n"
-            "builtins.type = lambda *a: int if len(a) == 1 else _real_type(*a)\n",
+        "p1-hostile-redefined-builtin-names": p1_hostile(
+            "type = lambda *a: int\nisinstance = lambda *a: True\nabs = lambda x: 0\nlen = lambda x: 0\n"
+            "KeyboardInterrupt = ValueError\n",
             expect={"passed": []},
         ),
         "p1-hostile-tracer-skips-asserts": p1_hostile(
-            "import linecache, sys\n\n\ndef _skip(frame, event, arg):\n    if event == 'line':\n"
+            "import linecache, sys\n\n\ndef _skip(frame, event, arg):\n"
+            "    if 'ipykernel_' not in frame.f_code.co_filename:\n        return None   # the notebook's cells only\n"
+            "    if event == 'line':\n"
             "        if linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip().startswith('assert'):\n"
             "            try:\n                frame.f_lineno += 1\n            except ValueError:\n                pass\n"
             "    return _skip\n\n\nsys.settrace(_skip)\n",
@@ -374,7 +375,7 @@ SUBMISSIONS.update(
             " + json.dumps({k: {'value': 22807552} for k in keys}) + '\\n')\n"
             "        sys.stdout = _Filter()\n    else:\n        sys.stdout = _real\n\n\n"
             "get_ipython().events.register('pre_run_cell', _forge)\n",
-            expect={"passed": []},
+            expect={"passed": ["test_count_weights"]},  # the one forged value that is right: 22,807,552
         ),
         "p1-hostile-patched-frlab": p1_hostile(
             "import frlab.fairseq.models as _m\n_real_build = _m.build_roberta\n\n\n"
@@ -390,9 +391,12 @@ SUBMISSIONS.update(
             expect={"passed": []},
         ),
         "p1-hostile-patched-json": p1_hostile(
-            "import json\n_dumps = json.dumps\njson.dumps = lambda obj, *a, **k: _dumps("
-            "{key: {'value': 22807552} for key in obj} if isinstance(obj, dict) else obj, *a, **k)\n",
-            expect={"passed": []},
+            "import json\n_dumps = json.dumps\n\n\ndef _forged(obj, *a, **k):\n"
+            "    if isinstance(obj, dict) and obj and all(isinstance(v, dict) and ('value' in v or 'error' in v)"
+            " for v in obj.values()):\n        obj = {key: {'value': 22807552} for key in obj}\n"
+            "    return _dumps(obj, *a, **k)\n\n\njson.dumps = _forged\n",
+            # a forged claim scores only where it equals the checker's reference: knowing n_weights is answering it
+            expect={"passed": ["test_count_weights"]},
         ),
         "p1-hostile-lying-class": p1(
             {
@@ -428,6 +432,10 @@ SUBMISSIONS.update(
                 )
             },
             expect={"passed": ["test_count_function_general", "test_count_on_model"]},
+        ),
+        # right answers, and a variable named like a builtin: the visible checks break, the grader does not
+        "p1-correct-variable-named-type": p1(
+            {"count_answers": "type = 'weights only'\n" + P1_ANSWERS}, expect={"passed": P1_TESTS}
         ),
         # right answers under a flood of output: the answers still reach the grader
         "p1-correct-floods-the-output": p1(
@@ -489,7 +497,8 @@ def p2(cells=None, logs=True, **kw):
 SUBMISSIONS.update(
     {
         "p2-correct": p2(expect={"passed": P2_TESTS}),
-        "p2-missing-run-logs": p2(logs=False, expect={"passed": []}),
+        # Exercise 2.1 is checked on curves the grader chooses: a right function keeps its points without logs
+        "p2-missing-run-logs": p2(logs=False, expect={"passed": ["test_best_valid_test"]}),
         "p2-table-contradicts-logs": p2(
             {
                 "results_table": P2_TABLE.replace(
@@ -512,8 +521,17 @@ SUBMISSIONS.update(
             {"best_valid_test": P2_BEST.replace('pos = c["valid_accuracy"]', 'pos = c["test_accuracy"]')},
             expect={"passed": ["test_results_plausible"]},
         ),
-        "p2-corrupt-run-logs": p2(corrupt=["part2_runs/*/tb/*/events.out.tfevents.*"], expect={"passed": []}),
-        "p2-untouched": {"assignment": P2, "cells": {}, "copy": dict(P2_LOGS), "expect": {"passed": []}},
+        "p2-corrupt-run-logs": p2(
+            corrupt=["part2_runs/*/tb/*/events.out.tfevents.*"], expect={"passed": ["test_best_valid_test"]}
+        ),
+        # the plausibility point judges the submitted runs themselves (their records against their logs and the
+        # course's profile), not the student's table: runs of the graded profile keep it with blank exercises
+        "p2-untouched": {
+            "assignment": P2,
+            "cells": {},
+            "copy": dict(P2_LOGS),
+            "expect": {"passed": ["test_results_plausible"]},
+        },
         # real cpu-profile runs (our CPU reference): plausible; then the same logs with the two inits swapped, as a
         # swapped --restore-file gives: consistent with the logs, but implausible for the profile
         # a DataFrame subclass that compares equal to anything, and a pandas patched to report another table
@@ -613,7 +631,12 @@ SUBMISSIONS.update(
             },
             expect={"passed": ["test_hf_plausible", "test_layer_mapping", "test_mean_std"]},
         ),
-        "p3-untouched": {"assignment": P3, "cells": {}, "copy": dict(P3_RUNS), "expect": {"passed": []}},
+        "p3-untouched": {
+            "assignment": P3,
+            "cells": {},
+            "copy": dict(P3_RUNS),
+            "expect": {"passed": ["test_hf_plausible"]},
+        },
         # the cpu reference records (plausible), and the same records with the course's accuracies typed in
         "p3-cpu-correct": p3(
             copy={"part3_runs.json": f"reference/{P3}-cpu/part3_runs.json"}, expect={"passed": P3_TESTS}

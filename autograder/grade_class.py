@@ -68,6 +68,7 @@ CSV_FIELDS = [
     "reason",
     "failed_tests",
     "passed_tests",
+    "mistyped_tests",
     "sandbox",
     "seconds",
 ]
@@ -88,6 +89,7 @@ class NotebookResult:
     reason: str = ""
     failed_tests: list[str] = field(default_factory=list)
     passed_tests: list[str] = field(default_factory=list)
+    mistyped_tests: list[str] = field(default_factory=list)  # failed because an answer had the wrong type
     grades: dict = field(default_factory=dict)  # grade_id -> {"auto_score", "max", "manual", "needs_manual"}
     sandbox: str = ""
     seconds: float = 0.0
@@ -95,7 +97,7 @@ class NotebookResult:
     def row(self) -> dict:
         d = asdict(self)
         d.pop("grades")
-        for k in ("tamper_details", "failed_tests", "passed_tests"):
+        for k in ("tamper_details", "failed_tests", "passed_tests", "mistyped_tests"):
             d[k] = "; ".join(d[k])
         d["seconds"] = round(self.seconds, 1)
         return d
@@ -380,8 +382,10 @@ def grade_student(
         n_timeouts = (log or "").count("Timeout waiting for execute reply")
         if n_timeouts:
             notes.append(f"{n_timeouts} cell(s) stopped at the {cell_timeout} s per-cell time limit")
+        mistyped = re.findall(checker.LOG_WRONG_TYPE, log or "")
         for name in to_grade:
             res = results[name]
+            res.mistyped_tests = sorted({gid for nb, gid in mistyped if nb == name})
             try:
                 _scores_from_gradebook(
                     f"sqlite:///{workdir / 'gradebook.db'}", assignment, student, name, releases[name], res
@@ -480,7 +484,14 @@ def grade_class(
     notebook_timeout: int = NOTEBOOK_TIMEOUT,
     keep_workdirs: bool = False,
     log=print,
+    scheduler: str | None = None,
+    local_cluster: int | None = None,
+    retries: int | None = None,
 ) -> list[NotebookResult]:
+    """Grade ``assignments`` of the class in ``submitted``; the engine is a thread pool of ``jobs`` workers here
+    (default), or a Dask cluster: ``scheduler`` (address of a running one) or ``local_cluster`` (N single-threaded
+    worker processes on this machine), see :mod:`autograder.dask_engine` (``retries``: runs again of a task that
+    raised). Same results, CSV and gradebook either way."""
     course, submitted = Path(course).resolve(), Path(submitted).resolve()
     if not (course / "gradebook.db").exists():
         raise SystemExit(f"no gradebook in {course}: run `python -m autograder.generate` first")
@@ -508,51 +519,104 @@ def grade_class(
         for s in (students or students_in(submitted, a))
         if not students or (submitted / s / a).exists() or not (submitted / s).exists()
     ]
-    log(f"grade_class: {len(tasks)} submission(s), {jobs} worker(s), sandbox={sandbox}")
     results: list[NotebookResult] = []
-    t0 = time.time()
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futs = {
-            pool.submit(
-                grade_student,
-                course,
-                submitted,
-                s,
-                a,
-                tmp / f"{a}--{s}",
-                cell_timeout,
-                notebook_timeout,
-                snapshot,
-                sandbox,
-                tmp / "checker.json",
-            ): (s, a)
-            for s, a in tasks
-        }
-        for fut in as_completed(futs):
-            s, a = futs[fut]
-            try:
-                res, wd = fut.result()
-                merge_into_gradebook(course, res, wd)
-            except Exception as exc:  # never crash the batch
-                res = [
-                    NotebookResult(
-                        s, a, "*", status="error", reason=f"grader error: {type(exc).__name__}: {exc}", sandbox=sandbox
-                    )
-                ]
-            results += res
-            for r in res:
-                log(
-                    f"  {r.student:32s} {r.notebook:28s} {r.status:8s} {r.auto_score:g}/{r.auto_max:g}"
-                    + (" TAMPERED" if r.tampered else "")
-                    + (f" ({r.reason})" if r.reason else "")
+
+    def collect(s: str, a: str, outcome) -> None:
+        """Merge one finished student (``outcome()`` gives (results, workdir) or raises) and log it."""
+        try:
+            res, wd = outcome()
+            merge_into_gradebook(course, res, wd)
+        except Exception as exc:  # never crash the batch
+            res = [
+                NotebookResult(
+                    s, a, "*", status="error", reason=f"grader error: {type(exc).__name__}: {exc}", sandbox=sandbox
                 )
+            ]
+        results.extend(res)
+        for r in res:
+            log(
+                f"  {r.student:32s} {r.notebook:28s} {r.status:8s} {r.auto_score:g}/{r.auto_max:g}"
+                + (" TAMPERED" if r.tampered else "")
+                + (f" ({r.reason})" if r.reason else "")
+            )
+
+    from tqdm import tqdm
+
+    t0 = time.time()
+    if scheduler or local_cluster:
+        from autograder import dask_engine
+
+        where = scheduler or f"a local cluster of {local_cluster} worker process(es)"
+        log(f"grade_class: {len(tasks)} submission(s) on Dask ({where}), sandbox={sandbox}")
+        outcomes = dask_engine.grade_on_cluster(
+            tasks,
+            course,
+            submitted,
+            snapshot,
+            tmp / "checker.json",
+            cell_timeout,
+            notebook_timeout,
+            sandbox,
+            scheduler=scheduler,
+            local_cluster=local_cluster,
+            retries=dask_engine.RETRIES if retries is None else retries,
+            log=log,
+        )
+        progress = tqdm(total=len(tasks), desc="grading", unit="submission", disable=None, smoothing=0.1)
+        for s, a, out in outcomes:
+            progress.update(1)
+            collect(s, a, lambda out=out, s=s, a=a: dask_engine.materialize(out, tmp / f"{a}--{s}"))
+        progress.close()
+    else:
+        log(f"grade_class: {len(tasks)} submission(s), {jobs} worker(s), sandbox={sandbox}")
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futs = {
+                pool.submit(
+                    grade_student,
+                    course,
+                    submitted,
+                    s,
+                    a,
+                    tmp / f"{a}--{s}",
+                    cell_timeout,
+                    notebook_timeout,
+                    snapshot,
+                    sandbox,
+                    tmp / "checker.json",
+                ): (s, a)
+                for s, a in tasks
+            }
+            progress = tqdm(total=len(futs), desc="grading", unit="submission", disable=None, smoothing=0.1)
+            for fut in as_completed(futs):
+                progress.update(1)
+                s, a = futs[fut]
+                collect(s, a, fut.result)
+            progress.close()
     log(f"grade_class: done in {time.time() - t0:.1f} s")
+    log(f"grade_class: {summary_line(results)}")
     if not keep_workdirs:
         shutil.rmtree(tmp, ignore_errors=True)
     results.sort(key=lambda r: (r.assignment, r.student, r.notebook))
     if csv_path:
         write_csv(results, csv_path)
     return results
+
+
+def summary_line(results: list[NotebookResult]) -> str:
+    """One line for the instructor: how many notebooks were graded, scored zero, corrupt, timed out, missing,
+    flagged (tampering or not graded normally), and how many had answers of the wrong type (the CSV has each
+    notebook's ``status``, ``tampered`` and ``mistyped_tests``)."""
+    counts = {
+        "graded": sum(r.status == "graded" for r in results),
+        "zero": sum(r.status == "graded" and r.auto_max > 0 and r.auto_score == 0 for r in results),
+        "corrupt": sum(r.status == "corrupt" for r in results),
+        "timeout": sum(r.status == "timeout" for r in results),
+        "missing": sum(r.status == "missing" for r in results),
+        "error": sum(r.status == "error" for r in results),
+        "flagged": sum(bool(r.tampered) for r in results),
+        "mis-typed answers": sum(bool(r.mistyped_tests) for r in results),
+    }
+    return f"{len(results)} notebook(s): " + ", ".join(f"{v} {k}" for k, v in counts.items())
 
 
 def write_csv(results: list[NotebookResult], path: Path) -> None:
@@ -575,6 +639,15 @@ def main(argv=None) -> int:
     ap.add_argument("--csv", type=Path, default=None, help="default: <course>/grades.csv")
     ap.add_argument("--cell-timeout", type=int, default=CELL_TIMEOUT)
     ap.add_argument("--notebook-timeout", type=int, default=NOTEBOOK_TIMEOUT)
+    engine = ap.add_argument_group("engine (default: a thread pool of --jobs workers here)")
+    engine = engine.add_mutually_exclusive_group()
+    engine.add_argument(
+        "--scheduler", metavar="ADDRESS", help="grade on a running Dask cluster (tcp://host:8786), see README"
+    )
+    engine.add_argument(
+        "--local-cluster", type=int, metavar="N", help="grade on a Dask LocalCluster of N single-threaded workers"
+    )
+    ap.add_argument("--retries", type=int, default=None, help="Dask: runs again of a task that raised (default 2)")
     args = ap.parse_args(argv)
     course = args.course.resolve()
     assignments = args.assignment or sorted(p.name for p in (course / "release").iterdir() if p.is_dir())
@@ -587,6 +660,9 @@ def main(argv=None) -> int:
         args.student,
         args.cell_timeout,
         args.notebook_timeout,
+        scheduler=args.scheduler,
+        local_cluster=args.local_cluster,
+        retries=args.retries,
     )
     print(f"grade_class: CSV -> {args.csv or course / 'grades.csv'}")
     return 0 if all(r.status != "error" or r.notebook != "*" for r in results) else 1

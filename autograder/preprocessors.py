@@ -81,6 +81,10 @@ def remove_links(folder) -> list[str]:
     return removed
 
 
+#: consecutive cells that hit the time limit after which the kernel is treated as dead
+UNRESPONSIVE_AFTER = 2
+
+
 def _robust_execute_class():
     from nbclient.exceptions import DeadKernelError
     from nbgrader.preprocessors import Execute
@@ -95,6 +99,7 @@ def _robust_execute_class():
         def preprocess(self, nb, resources=None, km=None):
             self._frlab_dead_at = None
             self._frlab_timed_out = False
+            self._frlab_timeouts_in_a_row = 0
             try:
                 return super().preprocess(nb, resources, km)
             finally:
@@ -108,6 +113,16 @@ def _robust_execute_class():
                 return cell, resources
             self._frlab_timed_out = False
             cell, resources = self._execute(cell, resources, index)
+            self._frlab_timeouts_in_a_row = self._frlab_timeouts_in_a_row + 1 if self._frlab_timed_out else 0
+            if self._frlab_timeouts_in_a_row >= UNRESPONSIVE_AFTER and self._frlab_dead_at is None:
+                # a kernel that answers nothing (its messaging broken, or signals ignored) is treated as dead:
+                # the later cells score zero now instead of each waiting for its own time limit
+                self._frlab_dead_at = index
+                self.log.warning(
+                    "kernel died in cell %s: unresponsive (%s cells in a row hit the time limit)",
+                    index,
+                    self._frlab_timeouts_in_a_row,
+                )
             if checker.is_test_cell(cell) and self._frlab_dead_at is None:
                 if self._frlab_timed_out:  # measured here, not reported by the kernel: can only cost points
                     gid = cell.metadata.nbgrader["grade_id"]

@@ -39,6 +39,7 @@ class Answer:
 class Verdict:
     ok: bool
     message: str
+    wrong_type: bool = False  # no points because an answer is not of the type asked for (counted in the CSV)
 
 
 @dataclass

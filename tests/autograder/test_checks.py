@@ -174,3 +174,25 @@ def test_a_new_draw_changes_the_inputs(tmp_path):
     a = checker.prepare(tmp_path / "a.json", [checks.P4], seed=1)["notebooks"][checks.P4]["test_prompt_format"]
     b = checker.prepare(tmp_path / "b.json", [checks.P4], seed=2)["notebooks"][checks.P4]["test_prompt_format"]
     assert a["inputs"] != b["inputs"]
+
+
+def test_wrong_type_verdicts_are_counted_in_the_class_summary():
+    import re
+
+    from autograder.grade_class import NotebookResult, summary_line
+
+    v = checks.plain_int({"x": checker.Answer(value=1.0)}, "x", "x", 1, "wrong")
+    assert not v.ok and v.wrong_type
+    assert not checks.plain_int({"x": checker.Answer(value=2)}, "x", "x", 1, "wrong").wrong_type
+    log = "[WARNING] checker: part1_parameter_counting test_count_weights wrong-type: x must be a plain int\n"
+    log += "[WARNING] checker: part1_parameter_counting test_count_trainable wrong: convention (B) count is wrong\n"
+    assert re.findall(checker.LOG_WRONG_TYPE, log) == [("part1_parameter_counting", "test_count_weights")]
+    results = [
+        NotebookResult("a", "p1", "p1", auto_score=2, auto_max=8, mistyped_tests=["test_count_weights"]),
+        NotebookResult("b", "p1", "p1", auto_score=0, auto_max=8, tampered=True),
+        NotebookResult("c", "p1", "p1", status="corrupt"),
+        NotebookResult("d", "p1", "p1", status="timeout"),
+    ]
+    line = summary_line(results)
+    assert line.startswith("4 notebook(s): 2 graded, 1 zero, 1 corrupt, 1 timeout, 0 missing")
+    assert "1 flagged" in line and "1 mis-typed answers" in line
