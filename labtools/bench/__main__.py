@@ -1,6 +1,6 @@
 """All the lab's benchmarks, one after the other (`make bench`). Each prints its own figures.
 
-    python -m labtools.bench [--only setup fairseq hf autograde notebooks]
+    python -m labtools.bench [--only setup fairseq hf autograde engines notebooks]
 
 Performance targets are printed here, never asserted in tests.
 """
@@ -15,6 +15,7 @@ BENCHES = {
     "fairseq": ["fairseq_speed"],  # fairseq s/update, course configuration
     "hf": ["hf_vs_fairseq"],  # HF Trainer s/step vs fairseq s/update (ratio)
     "autograde": ["autograde_speed"],  # parallel vs sequential autograding (ratio)
+    "engines": ["grading_engines"],  # sequential nbgrader vs grade_class threads vs Dask LocalCluster
     "notebooks": ["notebook_speed", "--cold"],  # every chapter in smoke vs its time budget
 }
 
