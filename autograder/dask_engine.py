@@ -44,6 +44,7 @@ counted twice. Workers should have one thread each (``--nthreads 1``): each task
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import socket
@@ -67,6 +68,10 @@ GRADING_ENV = (
     "FRLAB_CELL_TIMEOUT",
     "FRLAB_NOTEBOOK_TIMEOUT",
 )
+#: variables a Dask nanny sets in its worker processes (``distributed.nanny.pre-spawn-environ``: one BLAS/OpenMP
+#: thread, eager malloc trimming) that the grading subprocess must not inherit: it gets the client's values (or none)
+#: of these, as in the thread mode
+NANNY_ENV = ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 #: how many times a task that raised is run again (worker deaths are counted apart, by the scheduler)
 RETRIES = 2
 
@@ -124,9 +129,31 @@ def course_bundle(course: Path, assignment: str, snapshot: Path, draw: Path) -> 
         "files": files,
         "gradebook": Path(snapshot).read_bytes(),
         "draw": Path(draw).read_bytes(),
-        "env": {k: os.environ[k] for k in GRADING_ENV if k in os.environ},
+        "env": {
+            **{k: os.environ[k] for k in GRADING_ENV if k in os.environ},
+            **{k: os.environ.get(k) for k in _nanny_env()},  # None: unset on the worker
+        },
         "code": code_fingerprint(),
     }
+
+
+def _nanny_env() -> tuple[str, ...]:
+    try:
+        import dask
+
+        return tuple(sorted({*NANNY_ENV, *dask.config.get("distributed.nanny.pre-spawn-environ", {})}))
+    except Exception:
+        return NANNY_ENV
+
+
+def apply_env(env: dict) -> None:
+    """Set the client's grading settings in this worker process (``None``: unset); the grading subprocess inherits
+    them. Workers have one thread each: no other task reads the environment meanwhile."""
+    for k, v in env.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 def _bundle(bundle: dict) -> dict:  # the task holding an assignment's bundle on the cluster
@@ -138,6 +165,7 @@ def _bundle(bundle: dict) -> dict:  # the task holding an assignment's bundle on
 _prepared: dict[tuple[str, str], list[str]] = {}
 _prepare_lock = threading.Lock()
 _own_fingerprint: list[str] = []
+_bwrap_ok: list[bool] = []
 
 
 def worker_name() -> str:
@@ -183,10 +211,12 @@ def check_worker(bundle: dict, sandbox: str) -> None:
             f"worker {worker_name()} runs other grading code than the client (fingerprint {_own_fingerprint[0]}, "
             f"client {bundle['code']}): start the workers from the same checkout ({REPO_ROOT}) and commit"
         )
-    if sandbox == "bwrap":
+    if sandbox == "bwrap" and not _bwrap_ok:
         from autograder.sandbox import bwrap_works
 
-        if not bwrap_works():
+        if bwrap_works():
+            _bwrap_ok.append(True)
+        else:
             raise WorkerNotReady(
                 f"worker {worker_name()}: bubblewrap is missing or cannot create namespaces "
                 "(apt-get install bubblewrap; unprivileged user namespaces must be allowed)"
@@ -207,7 +237,7 @@ def grade_task(
     ``{"student", "assignment", "results": [row dicts], "files": {relpath: bytes}, "worker"}``."""
     from autograder.grade_class import grade_student
 
-    os.environ.update(bundle["env"])  # the client's grading settings (workers have one thread: no race)
+    apply_env(bundle["env"])
     check_worker(bundle, sandbox)
     tmp = Path(tempfile.mkdtemp(prefix="frlab-dask-"))
     try:
@@ -270,7 +300,15 @@ def start_client(scheduler: str | None = None, local_cluster: int | None = None)
 
     if scheduler:
         return Client(scheduler), None
-    cluster = LocalCluster(n_workers=local_cluster or 1, threads_per_worker=1, processes=True, dashboard_address=None)
+    # the scheduler runs in this process: its INFO log (every connection) is noise here; warnings (a lost worker) stay
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    cluster = LocalCluster(
+        n_workers=local_cluster or 1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.CRITICAL,  # a task's failure reaches the client; shutdown races are not news
+    )
     return Client(cluster), cluster
 
 
@@ -332,6 +370,12 @@ def grade_on_cluster(
             fut.release()
             yield s, a, out
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        quiet = logging.getLogger("distributed")
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)  # shutdown races (a heartbeat to a closed scheduler) are not news
+        try:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        finally:
+            quiet.setLevel(level)
