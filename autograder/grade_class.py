@@ -10,6 +10,11 @@ there, in one process (:mod:`autograder.grade_one`), so workers never write to t
 process then merges each result into the course gradebook, one at a time (scores, ``flagged`` for
 tampering), and copies ``autograded/`` and ``feedback/`` back.
 
+Engines: a pool of ``--jobs`` threads here (default), or a Dask cluster, ``--scheduler tcp://HOST:8786`` (a running
+one) or ``--local-cluster N`` (N single-threaded worker processes here): the same grading per student on the
+workers, shipped to them and back as bytes, merged here (:mod:`autograder.dask_engine`; README "Grading a large
+class").
+
 Before grading, each notebook is checked:
 
 * missing -> zero, reason "notebook not submitted";
