@@ -26,7 +26,8 @@ the course gradebook and the CSV: it writes the returned files into a client-sid
 Needed on every worker (checked at the start of each task, which fails with a clear message otherwise):
 
 * this repository at the same version as the client (same grading code: the fingerprint must match) and its venv,
-  the worker started with that venv's Python (``.venv/bin/dask worker ...``);
+  the worker started with that venv's Python and the checkout on its path
+  (``PYTHONPATH=$PWD .venv/bin/dask worker ...``; the scheduler too: it unpickles the tasks);
 * bubblewrap able to create namespaces, unless the client grades with ``FRLAB_SANDBOX=none``/``auto`` without it;
 * the chapters' big read-only inputs (``work/<profile>/base-model``, ``bloom-tiny``, the asset cache
   ``FRLAB_CACHE``): either on a shared file system at the same ``FRLAB_WORK``/``FRLAB_CACHE`` paths, or built on
