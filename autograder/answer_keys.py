@@ -3,7 +3,7 @@
 Nothing here is installed for students (``frlab`` holds no reference solution and no expected value).
 
 * :data:`ANSWERS` — explicit answer values per chapter, checked by the leak check in addition to every distinctive
-  literal (numbers >= 1000) found inside solution blocks and hidden tests. Keys are chapter source stems
+  literal (numbers >= 1000) found inside solution blocks. Keys are chapter source stems
   (``solutions/<stem>.py``). Add a value here when an answer is computed rather than written literally in the
   solution (so the automatic extraction cannot see it).
 * The reference answers of the exercises whose answers later cells run with: Part 3's ``TrainingArguments``
@@ -12,8 +12,7 @@ Nothing here is installed for students (``frlab`` holds no reference solution an
   them too.
 * The reference solutions of Part 2's Exercises 2.1 (test accuracy at the earliest best valid accuracy) and 2.2
   (one row per run, mean ± std per init, the gap), read from fairseq's TensorBoard logs: used by the stored
-  reference producers (``labtools.references``) and the tests. The hidden tests of the chapter carry their own
-  copy of the rule (the grading sandbox does not see this package).
+  reference producers (``labtools.references``), the checker (:mod:`autograder.checks`) and the tests.
 """
 
 from __future__ import annotations

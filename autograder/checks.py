@@ -18,6 +18,7 @@ cell has no check or a check has no test cell, and on a wrong or hostile answer 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ def plain_int(answers: dict, key: str, what: str, expected: int, wrong: str) -> 
         return Verdict(False, problem)
     if type(v) is not int:
         return mistyped(f"{what} must be a plain int, not {type_name(v)}")
-    return Verdict(v == expected, "right" if v == expected else wrong)
+    return Verdict(v == expected, f"{what}: right" if v == expected else wrong)
 
 
 def mistyped(message: str) -> Verdict:
@@ -153,8 +154,8 @@ def _p1_general_judge(answers, ctx):
 
 
 def _p1_on_model_inputs(rng):
-    c = COURSE_P1
-    return [[c["V"], c["T"], c["d"], c["d_ff"], c["L"], c["heads"], True], [*_p1_size(rng), False]]
+    # two models of sizes drawn for this class (the course's own model is counted in the student's notebook)
+    return [[*_p1_size(rng), False], [*_p1_size(rng), False]]
 
 
 def _p1_on_model_probe(inputs):
@@ -190,7 +191,7 @@ def _p1_on_model_judge(answers, ctx):
             conv = "all parameters" if full else "weights only"
             what = f"count_on_model({model}, with_biases_and_layernorm={full})"
             verdicts.append(plain_int(answers, f"{i}-{full}", what, ctx.refs[i][j], f"{what} is wrong ({conv})"))
-    return all_ok(verdicts, "right on the course's model and on another one")
+    return all_ok(verdicts, "right on two models of other sizes, built by the grader")
 
 
 PART1 = {
@@ -313,9 +314,15 @@ def _column(frame: dict, name: str) -> list:
 
 
 def _part2_reference(ctx):
+    return _part2_reference_of(str(ctx.submitted / "part2_runs"))
+
+
+@functools.lru_cache(maxsize=4)
+def _part2_reference_of(log_root: str):
+    """Summary, table and gap of the submitted logs (read once per notebook: two checks use them)."""
     from autograder import answer_keys
 
-    summary = answer_keys.summarize_runs(ctx.submitted / "part2_runs")
+    summary = answer_keys.summarize_runs(log_root)
     return summary, answer_keys.results_table(summary), answer_keys.gap(summary)
 
 
@@ -694,11 +701,9 @@ LORA_TARGETS = [["query_key_value"], ["query_key_value", "dense"], ["dense_h_to_
 
 
 def _p4_count_inputs(rng):
+    # one LoRA configuration drawn for this class (never the course's, whose count a student could copy)
     r = rng.choice([2, 4, 8, 32])
-    return [
-        {"r": 16, "lora_alpha": 32, "target_modules": ["query_key_value"]},
-        {"r": r, "lora_alpha": 2 * r, "target_modules": rng.choice(LORA_TARGETS)},
-    ]
+    return [{"r": r, "lora_alpha": 2 * r, "target_modules": rng.choice(LORA_TARGETS)}]
 
 
 def _lora(spec: dict):
@@ -739,7 +744,7 @@ def _p4_count_judge(answers, ctx):
         else:
             bad = [n for n, x, y in zip(("trainable", "total"), got, ctx.refs[i]) if x != y]
             verdicts.append(Verdict(not bad, "right" if not bad else f"{what}: {' and '.join(bad)} count wrong"))
-    return all_ok(verdicts, "right on the course's configuration and on another one")
+    return all_ok(verdicts, "right on a LoRA configuration drawn by the grader")
 
 
 PART4 = {

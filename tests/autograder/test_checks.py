@@ -100,9 +100,13 @@ def test_references_are_the_checkers_own_model_counts(draw):
     from autograder.answer_keys import ANSWERS
 
     _, d = draw
-    refs = d["notebooks"][checks.P1]["test_count_on_model"]["refs"]
-    assert refs[0] == ANSWERS[checks.P1][:2]  # RoBERTa_small_fr built by the checker: 22,807,552 / 22,829,056
-    assert refs[1][0] < refs[1][1] < refs[0][0]  # the drawn model is another, smaller one
+    entry = d["notebooks"][checks.P1]["test_count_on_model"]
+    for size, (weights, total) in zip(entry["inputs"], entry["refs"]):
+        V, T, dim, d_ff, L, _heads, _ = size
+        assert weights == V * dim + (T + 2) * dim + L * (4 * dim * dim + 2 * dim * d_ff)  # the chapter's formula
+        assert weights < total
+    course = checks._model_counts(checks._fairseq_encoder(32000, 256, 512, 512, 4, 8, course=True))
+    assert course == ANSWERS[checks.P1][:2]  # RoBERTa_small_fr built by the checker: 22,807,552 / 22,829,056
 
 
 def test_part1_right_and_wrong_functions(draw, tmp_path):
@@ -164,8 +168,10 @@ def test_part4_count_on_a_drawn_configuration(draw, tmp_path):
     root, d = draw
     ns = {"count_parameters": answer_keys.count_parameters}
     assert _judge(root, d, checks.P4, "test_count_trainable", ns, tmp_path).ok
-    course = d["notebooks"][checks.P4]["test_count_trainable"]["refs"][0]
-    hardcoded = {"count_parameters": lambda model: tuple(course)}  # right on the course's configuration only
+    from autograder.answer_keys import ANSWERS
+
+    course = (ANSWERS[checks.P4][0], 560787456)
+    hardcoded = {"count_parameters": lambda model: course}  # the course's configuration's count, copied
     v = _judge(root, d, checks.P4, "test_count_trainable", hardcoded, tmp_path)
     assert not v.ok and "count wrong" in v.message
 
