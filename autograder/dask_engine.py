@@ -226,6 +226,7 @@ def check_worker(bundle: dict, sandbox: str) -> None:
 
 
 def grade_task(
+    grade_student,
     bundle: dict,
     student: str,
     assignment: str,
@@ -234,10 +235,10 @@ def grade_task(
     notebook_timeout: int,
     sandbox: str,
 ) -> dict:
-    """One task: grade ``student``'s ``assignment`` on this worker from shipped bytes; returns plain data
-    ``{"student", "assignment", "results": [row dicts], "files": {relpath: bytes}, "worker"}``."""
-    from autograder.grade_class import grade_student
-
+    """One task: grade ``student``'s ``assignment`` on this worker from shipped bytes with ``grade_student``
+    (:func:`autograder.grade_class.grade_student`, passed in by the caller: this module does not import its
+    caller); returns plain data ``{"student", "assignment", "results": [row dicts], "files": {relpath: bytes},
+    "worker"}``."""
     apply_env(bundle["env"])
     check_worker(bundle, sandbox)
     tmp = Path(tempfile.mkdtemp(prefix="frlab-dask-"))
@@ -280,18 +281,17 @@ def grade_task(
 # ---------------------------------------------------------------------------------------------- client side
 
 
-def materialize(out: dict | BaseException, workdir: Path):
+def materialize(out: dict | BaseException, workdir: Path) -> tuple[list[dict], Path]:
     """The client's side of a finished task: its files written into ``workdir`` (laid out as grade_student's
-    work folder, for :func:`~autograder.grade_class.merge_into_gradebook`) and its rows as results."""
-    from autograder.grade_class import NotebookResult
-
+    work folder, for :func:`~autograder.grade_class.merge_into_gradebook`); returns its result rows (dicts of
+    ``NotebookResult`` fields) and ``workdir``."""
     if isinstance(out, BaseException):  # the task failed (after its retries) or its workers kept dying
         raise out
     workdir = Path(workdir)
     if workdir.exists():
         shutil.rmtree(workdir)
     write_tree(out["files"], workdir)
-    return [NotebookResult(**r) for r in out["results"]], workdir
+    return list(out["results"]), workdir
 
 
 def start_client(scheduler: str | None = None, local_cluster: int | None = None):
@@ -314,6 +314,7 @@ def start_client(scheduler: str | None = None, local_cluster: int | None = None)
 
 
 def grade_on_cluster(
+    grade_student,
     tasks: list[tuple[str, str]],
     course: Path,
     submitted: Path,
@@ -345,6 +346,7 @@ def grade_on_cluster(
         for s, a in tasks:
             fut = client.submit(
                 grade_task,
+                grade_student,
                 bundles[a],
                 s,
                 a,

@@ -554,6 +554,7 @@ def grade_class(
         where = scheduler or f"a local cluster of {local_cluster} worker process(es)"
         log(f"grade_class: {len(tasks)} submission(s) on Dask ({where}), sandbox={sandbox}")
         outcomes = dask_engine.grade_on_cluster(
+            grade_student,
             tasks,
             course,
             submitted,
@@ -570,7 +571,7 @@ def grade_class(
         progress = tqdm(total=len(tasks), desc="grading", unit="submission", disable=None, smoothing=0.1)
         for s, a, out in outcomes:
             progress.update(1)
-            collect(s, a, lambda out=out, s=s, a=a: dask_engine.materialize(out, tmp / f"{a}--{s}"))
+            collect(s, a, lambda out=out, s=s, a=a: _results_of(*dask_engine.materialize(out, tmp / f"{a}--{s}")))
         progress.close()
     else:
         log(f"grade_class: {len(tasks)} submission(s), {jobs} worker(s), sandbox={sandbox}")
@@ -605,6 +606,10 @@ def grade_class(
     if csv_path:
         write_csv(results, csv_path)
     return results
+
+
+def _results_of(rows: list[dict], workdir: Path) -> tuple[list[NotebookResult], Path]:
+    return [NotebookResult(**r) for r in rows], workdir
 
 
 def summary_line(results: list[NotebookResult]) -> str:
