@@ -223,9 +223,9 @@ def probe_source(root: Path | str, notebook: str, grade_id: str) -> tuple[str, s
     check = checks.checks_of(notebook).get(grade_id)
     if check is None or check.probe is None:
         return None
-    entry = draw_for(root, notebook)["notebooks"][notebook][grade_id]
-    setup, calls = check.probe(entry["inputs"])
-    nonce = _nonce(draw_for(root, notebook)["nonce"], notebook, grade_id)
+    draw = draw_for(root, notebook)
+    setup, calls = check.probe(draw["notebooks"][notebook][grade_id]["inputs"])
+    nonce = _nonce(draw["nonce"], notebook, grade_id)
     source = PROBE_TEMPLATE.format(
         depth=MAX_DEPTH - 2,
         mark=MARK,

@@ -639,6 +639,16 @@ def __frlab_bnb(c):
 """
 
 
+def _settings_verdict(got: dict, want: dict, other_diff: list[str], ok_message: str, recipe: str) -> Verdict:
+    """A probed configuration against the course's settings ``want`` (same type and value each), plus the names
+    in ``other_diff`` that the caller found wrong otherwise."""
+    diff = [k for k, v in want.items() if not (type(got.get(k)) is type(v) and got.get(k) == v)] + other_diff
+    return Verdict(
+        not diff,
+        ok_message if not diff else f"settings that differ from the course's {recipe} recipe: " + ", ".join(diff),
+    )
+
+
 def _p4_bnb_judge(answers, ctx):
     got, problem = _answer(answers, "bnb_config", "bnb_config")
     if problem:
@@ -652,13 +662,7 @@ def _p4_bnb_judge(answers, ctx):
         "bnb_4bit_use_double_quant": True,
         "bnb_4bit_compute_dtype": ctx.refs,
     }
-    diff = [k for k, v in want.items() if not (type(got.get(k)) is type(v) and got.get(k) == v)]
-    return Verdict(
-        not diff,
-        "4-bit NF4, double quantisation, the device's compute dtype"
-        if not diff
-        else "settings that differ from the course's QLoRA recipe: " + ", ".join(diff),
-    )
+    return _settings_verdict(got, want, [], "4-bit NF4, double quantisation, the device's compute dtype", "QLoRA")
 
 
 def _p4_compute_dtype(inputs):
@@ -686,14 +690,9 @@ def _p4_lora_judge(answers, ctx):
     if type(got) is not dict or not _is_class(got, "peft.", "LoraConfig"):
         return mistyped("lora_config must be a peft LoraConfig")
     want = {"r": 16, "lora_alpha": 32, "bias": "none", "task_type": "CAUSAL_LM", "target_modules": ["query_key_value"]}
-    diff = [k for k, v in want.items() if not (type(got.get(k)) is type(v) and got.get(k) == v)]
-    if not (type(got.get("lora_dropout")) is float and close(got["lora_dropout"], 0.05, 1e-12)):
-        diff.append("lora_dropout")
-    return Verdict(
-        not diff,
-        "the course's LoRA configuration"
-        if not diff
-        else "settings that differ from the course's LoRA recipe: " + ", ".join(diff),
+    dropout_ok = type(got.get("lora_dropout")) is float and close(got["lora_dropout"], 0.05, 1e-12)
+    return _settings_verdict(
+        got, want, [] if dropout_ok else ["lora_dropout"], "the course's LoRA configuration", "LoRA"
     )
 
 
