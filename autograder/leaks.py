@@ -8,7 +8,12 @@ What counts as secret, per chapter source ``solutions/partN_*.py``:
   in the public part of the source (then it is course material, e.g. a vocabulary size);
 * the explicit answers of :data:`autograder.answer_keys.ANSWERS`;
 * hidden-test lines and solution lines (at least :data:`MIN_LINE` characters once whitespace is
-  collapsed) that do not also appear in the public part.
+  collapsed) that do not also appear in the public part;
+* the key sentences of each written answer's mark scheme (a markdown cell graded by hand: the whole cell, with or
+  without ``=== BEGIN/END MARK SCHEME ===``), found even when reworded a little or re-wrapped: a text leaks a key
+  sentence when it holds at least :data:`SENTENCE_SHARE` of the sentence's runs of :data:`SHINGLE` words
+  (lower-cased, punctuation and Markdown ignored), not counting runs that the public part of the chapter (the
+  question itself) also holds.
 
 Numbers are matched in any common formatting: ``22807552``, ``22,807,552``, ``22 807 552``,
 ``22_807_552``, ``22.807.552``, ``22807552.0``.
@@ -38,6 +43,13 @@ from autograder import REPO_ROOT
 from autograder.answer_keys import ANSWERS
 
 MIN_LINE = 22
+#: mark-scheme sentences: runs of SHINGLE words; a text leaks a sentence holding at least MIN_SHINGLES runs when it
+#: contains SENTENCE_SHARE of them
+SHINGLE = 4
+MIN_SHINGLES = 5
+SENTENCE_SHARE = 0.5
+_WORD_RE = re.compile(r"\w+")
+_SCHEME_NOISE = re.compile(r"===\s*(BEGIN|END) MARK SCHEME\s*===|YOUR ANSWER HERE|^\s*Expected points.*$", re.M)
 TEXT_SUFFIXES = {".ipynb", ".html", ".htm", ".md", ".py", ".txt", ".js", ".json", ".csv", ".tex", ".rst", ".xml"}
 SEP = r"[,_ \u00a0\u202f.'\u2019]?"
 _NUM_RE = re.compile(r"(?<![\w.])(\d{1,3}(?:[_,]\d{3})+|\d{4,})(?![\w])")
@@ -67,11 +79,34 @@ class Secrets:
     numbers: dict[int, str] = field(default_factory=dict)  # value -> origin
     lines: dict[str, str] = field(default_factory=dict)  # normalized line -> origin
     hidden_lines: set[str] = field(default_factory=set)  # normalized hidden-test lines
+    #: mark-scheme key sentence -> (its word runs that the public text does not hold, origin)
+    sentences: dict[str, tuple[frozenset, str]] = field(default_factory=dict)
 
     def merge(self, other: Secrets) -> None:
         self.numbers.update(other.numbers)
         self.lines.update(other.lines)
         self.hidden_lines |= other.hidden_lines
+        self.sentences.update(other.sentences)
+
+
+def _words(text: str) -> list[str]:
+    return _WORD_RE.findall(text.lower())
+
+
+def shingles(text: str, k: int = SHINGLE) -> set[tuple[str, ...]]:
+    """The runs of ``k`` consecutive words of ``text`` (lower-cased; punctuation and Markdown ignored)."""
+    w = _words(text)
+    return {tuple(w[i : i + k]) for i in range(len(w) - k + 1)}
+
+
+def scheme_sentences(text: str) -> list[str]:
+    """The sentences of a written answer's mark scheme: one per sentence of each bullet or paragraph."""
+    text = _SCHEME_NOISE.sub(" ", text)
+    out = []
+    for block in re.split(r"\n\s*(?:[*+-]|\d+\.)\s+|\n\s*\n", "\n" + text):
+        block = _norm(block)
+        out += [s.strip() for s in re.split(r"(?<=[.;!?])\s+(?=[A-Z*`(\"'])|;\s+", block) if s.strip()]
+    return out
 
 
 def _norm(s: str) -> str:
@@ -130,6 +165,13 @@ def secrets_of_notebook(nb, origin: str) -> Secrets:
     public = "\n".join(public_text)
     public_norm = _norm(public)
     s = Secrets()
+    public_runs = shingles(public)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            for sentence in scheme_sentences(cell.source):
+                runs = frozenset(shingles(sentence) - public_runs)
+                if len(runs) >= MIN_SHINGLES:
+                    s.sentences[sentence] = (runs, f"{origin} (mark scheme)")
     for v in _numbers("\n".join(secret_text)) - _numbers(public, only_distinctive=False):
         s.numbers[v] = f"{origin} (solution/hidden test)"
     for v in ANSWERS.get(origin, []):
@@ -190,6 +232,12 @@ def check_text(text: str, sec: Secrets, where: str = "") -> list[str]:
     for line, origin in sorted(sec.lines.items()):
         if line in norm:
             problems.append(f"{where}: leaks source line {line!r} (from {origin})")
+    if sec.sentences:
+        runs = shingles(text)
+        for sentence, (key, origin) in sorted(sec.sentences.items()):
+            share = len(key & runs) / len(key)
+            if share >= SENTENCE_SHARE:
+                problems.append(f"{where}: leaks mark-scheme sentence {sentence[:80]!r} ({share:.0%}, from {origin})")
     return problems
 
 

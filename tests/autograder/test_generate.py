@@ -122,3 +122,37 @@ def test_leak_check_html_and_cli(tmp_path):
         [sys.executable, "-m", "autograder.leaks", str(tmp_path)], cwd=REPO_ROOT, capture_output=True, text=True
     ).returncode
     assert rc == 1
+
+
+def test_every_written_answer_has_key_sentences():
+    """Each manually graded markdown cell (the mark scheme of a written question) gives the leak check sentences."""
+    origins = {origin.split(" ")[0] for _, origin in leaks.secrets().sentences.values()}
+    assert {"part1_parameter_counting", "part2_fairseq_finetuning", "part3_hf_finetuning", "part4_qlora"} <= origins
+
+
+@pytest.mark.parametrize(
+    ("page", "planted"),
+    [
+        # Ex 3.4, reworded and re-wrapped as a results README could put it
+        (
+            "results.md",
+            "* long reviews: fairseq validates at every epoch end as well, so the best checkpoint\n"
+            "  can be picked at a different update",
+        ),
+        # Question 1.3, verbatim inside a theory page
+        ("theory.md", "Note: one more dictionary entry adds one embedding row: +d = +512 parameters to (A)."),
+        # Question 4.5, in a built HTML page
+        ("page.html", "<li>A name that <em>matches nothing</em> is silently ignored when another name matches.</li>"),
+    ],
+)
+def test_leak_check_finds_planted_mark_scheme_sentences(tmp_path, page, planted):
+    (tmp_path / page).write_text("# A page\n\nSome honest text about the lab.\n\n" + planted + "\n")
+    problems = leaks.check_paths([tmp_path])
+    assert problems and all("mark-scheme sentence" in prob for prob in problems), problems
+
+
+def test_questions_themselves_are_not_mark_scheme_leaks():
+    """The published question (public text of the chapter) and the book's pages do not trip the sentence rule."""
+    src = (REPO_ROOT / "book" / "chapters" / "part3_hf_finetuning.md").read_text(encoding="utf-8")
+    assert "Exercise 3.4" in src
+    assert not [p for p in leaks.check_text(src, leaks.secrets(), "p3") if "mark-scheme" in p]
