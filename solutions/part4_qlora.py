@@ -232,15 +232,21 @@ bloom_560m_lora = qlora.meta_peft_model(lora_config=lora_config)    # meta devic
 trainable_560m, total_560m = count_parameters(bloom_560m_lora)
 ### END SOLUTION
 print(f"bloom-560m + LoRA: {trainable_560m:,} trainable of {total_560m:,} ({100 * trainable_560m / total_560m:.4f} %)")
-bloom_560m_lora.print_trainable_parameters()      # peft's own count agrees
-_nt, _ntotal = qlora.naive_4bit_count(bloom_560m_lora)   # what numel() would show once loaded in 4 bits
-print(f"naive numel() on the 4-bit model would show: {_nt:,} trainable of {_ntotal:,} ({100 * _nt / _ntotal:.3f} %)")
 
 # %% nbgrader={"grade": true, "grade_id": "test_count_trainable", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 # Graded on your function alone (your LoRA configuration is graded above): plain ints, every weight once.
 _t, _n = count_parameters(qlora.meta_model())   # bloom-560m without adapters: every weight is trainable
 assert type(_t) is int and type(_n) is int, "count_parameters must return plain ints"
 assert 0 < _t == _n, "without adapters every weight of the model is trainable"
+
+# %% [markdown]
+# Your count is in. Now compare it with peft's own count of the same model, and with what a naive `numel()` sum
+# would show once the model is loaded in 4 bits.
+
+# %%
+bloom_560m_lora.print_trainable_parameters()      # peft's own count
+_nt, _ntotal = qlora.naive_4bit_count(bloom_560m_lora)   # what numel() would show once loaded in 4 bits
+print(f"naive numel() on the 4-bit model would show: {_nt:,} trainable of {_ntotal:,} ({100 * _nt / _ntotal:.3f} %)")
 
 # %% [markdown]
 # ### Written question 4.5 — the LoRA parameters
