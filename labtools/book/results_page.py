@@ -19,6 +19,7 @@ import os
 import re
 from pathlib import Path
 
+from frlab import course_results
 from frlab.paths import results_dir
 from labtools.book import RESULTS_PAGE as PAGE
 
@@ -217,8 +218,13 @@ def page_text(root: Path | None = None, page_dir: Path = PAGE.parent) -> str:
         "",
         "These are the **stored reference results** of the lab: produced once by the course team with the",
         "command and profile named in each part's provenance, committed under `results/`, and rendered here",
-        "unchanged. Your own runs (smoke profile on a CPU, or the full profile on a GPU) will differ in the",
-        "details; the provenance says which profile, data and hardware produced each number.",
+        "unchanged. The provenance says which profile, data and hardware produced each number. How far your own",
+        "runs should land from them depends on the profile: the table below puts the course's results beside",
+        "ours, profile by profile.",
+        "",
+        "## The course's results and this book's",
+        "",
+        course_results.markdown(None, root),
         "",
     ]
     text = "\n".join(head + [render_part(k, t, root, page_dir) for k, t in PARTS.items()]).rstrip() + "\n"
