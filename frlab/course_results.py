@@ -60,8 +60,8 @@ REASONS = (
     "smaller.",
 )
 
-ASSUMED_NOTE = "assumed (no GPU run stored yet)"
-SMOKE_NOTE = "chance level (~50 %): a plumbing check, no conclusion"
+ASSUMED_NOTE = "assumed: the course's model, no GPU run stored yet"
+SMOKE_NOTE = "what this book executes: a plumbing check at chance level, no conclusion"
 
 
 def _pct(lo: float, hi: float, approx: bool = True) -> str:
@@ -137,7 +137,7 @@ def rows(root: Path | None = None) -> list[dict]:
     lo, hi = FULL_PROFILE_BANDS["pretrained_mean"]
     out.append(
         {
-            "who": "This book, `full` profile (GPU, the course's model)",
+            "who": "This book, `full` (GPU)",
             "pretrained": full.get("pretrained", f"{lo:.0f}–{hi:.0f} %"),
             "random": full.get("random", f"≥ {FULL_PROFILE_BANDS['min_gap']:.0f} points below"),
             "gap": full.get("gap", f"≥ {FULL_PROFILE_BANDS['min_gap']:.0f} points"),
@@ -148,19 +148,19 @@ def rows(root: Path | None = None) -> list[dict]:
     cpu = stored("cpu", root)
     out.append(
         {
-            "who": "This book, `cpu` profile (our 1-CPU-hour model)",
+            "who": "This book, `cpu`",
             "pretrained": cpu.get("pretrained", "–"),
             "random": cpu.get("random", "–"),
             "gap": cpu.get("gap", "–"),
             "hf": cpu.get("hf", "–"),
-            "status": "stored reference runs, 3 seeds (`results/part2/cpu/`, `results/part3/cpu/`)"
+            "status": "stored: 3 seeds on our 1-CPU-hour model (`results/part2/cpu/`, `results/part3/cpu/`)"
             if cpu
             else "not stored yet",
         }
     )
     out.append(
         {
-            "who": "This book, `smoke` profile (what the book executes)",
+            "who": "This book, `smoke`",
             "pretrained": "~50 % (noise)",
             "random": "~50 % (noise)",
             "gap": "–",
