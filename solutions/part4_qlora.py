@@ -239,7 +239,7 @@ _t, _n = count_parameters(qlora.meta_model())   # bloom-560m without adapters: e
 assert type(_t) is int and type(_n) is int, "count_parameters must return plain ints"
 assert 0 < _t == _n, "without adapters every weight of the model is trainable"
 
-# %% [markdown]
+# %% [markdown] tags=["notebook-only"]
 # Your count is in. Now compare it with peft's own count of the same model, and with what a naive `numel()` sum
 # would show once the model is loaded in 4 bits.
 
