@@ -10,7 +10,10 @@ Nothing here is installed for students (``frlab`` holds no reference solution an
   (Ex 3.2), Part 4's prompt format, quantisation and LoRA configurations and 4-bit-aware count (Ex 4.1–4.4). The
   book runs its chapters with them (the ``book-standin`` cells, see :mod:`autograder.chapters`); the tests use
   them too.
-* The reference solutions of Part 2's Exercises 2.1 (test accuracy at the earliest best valid accuracy) and 2.2
+* Part 2's commands (Ex 2.1-2.4: the encoding loop, the ``fairseq-preprocess`` and ``fairseq-train`` argument
+  lists, the random-init run), lifted from the chapter; the book, the checker, ``labtools.chapter_code`` and the
+  tests use them.
+* The reference solutions of Part 2's Exercises 2.5 (test accuracy at the earliest best valid accuracy) and 2.6
   (one row per run, mean ± std per init, the gap), read from fairseq's TensorBoard logs: used by the stored
   reference producers (``labtools.references``), the checker (:mod:`autograder.checks`) and the tests.
 """
@@ -92,6 +95,43 @@ def format_table(summary, column: str = "test_accuracy") -> str:
     if {"pretrained", "random"} <= set(t.index):
         lines.append(f"\n**gap (pretrained − random): {gap(summary, column):+.1f} points**")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- Part 2's commands
+# Exercises 2.1-2.4 (the encoding loop, the fairseq-preprocess and fairseq-train argument lists, the random-init
+# run): the chapter's own solution cells, lifted out of solutions/ like Parts 3 and 4 below.
+PART2 = "part2_fairseq_finetuning"
+PART2_COMMANDS = ("encode_reviews", "preprocess_args", "train_args", "random_init_args")
+
+
+def part2_definitions(hp: dict | None = None, profile=None) -> dict:
+    """The chapter's Exercises 2.1-2.4 for the hyper-parameters ``hp`` (default: the profile's) and ``profile``."""
+    from frlab import profiles
+    from frlab.fairseq import finetune as ff
+
+    prof = profiles.resolve(profile)
+    return chapter_definitions(PART2, *PART2_COMMANDS, HP=hp or ff.hyperparameters(prof), PROFILE=prof)
+
+
+def encode_reviews(sp, reviews: list[str], max_pieces: int | None = None) -> list[str]:
+    """Exercise 2.1: one line of space-separated sentencepiece pieces per review, at most ``max_pieces`` each."""
+    return chapter_definitions(PART2, "encode_reviews")["encode_reviews"](sp, reviews, max_pieces)
+
+
+def preprocess_args(text_dir: Path | str, data_bin: Path | str, dict_txt: Path | str) -> dict[str, list[str]]:
+    """Exercise 2.2: ``{"input0": [...], "label": [...]}``, the two ``fairseq-preprocess`` argument lists."""
+    fn = chapter_definitions(PART2, "preprocess_args")["preprocess_args"]
+    return fn(Path(text_dir), Path(data_bin), Path(dict_txt))
+
+
+def part2_train_args(hp: dict | None = None, profile=None):
+    """Exercise 2.3: the chapter's ``train_args(data_bin, restore_file, run_dir, seed, n_train, arch)``."""
+    return part2_definitions(hp, profile)["train_args"]
+
+
+def part2_random_init_args(hp: dict | None = None, profile=None):
+    """Exercise 2.4: the chapter's ``random_init_args(data_bin, run_dir, seed, n_train, arch)``."""
+    return part2_definitions(hp, profile)["random_init_args"]
 
 
 # --------------------------------------------------------------------------- Parts 3 and 4

@@ -6,8 +6,10 @@ teaching material.  This module holds what it should not have to write:
 
 * :func:`validate_labels` -- a label file must hold only ``0``/``1`` and as many
   lines as its review file; errors name the file and the line;
-* :func:`encode_split` -- sentencepiece encoding of a split with the base model's
-  ``sentencepiece.bpe.model`` (optionally a slice, for the smoke profile);
+* :func:`read_split` -- the reviews and validated labels of a split (optionally a slice, for the smoke
+  profile); the chapter encodes the reviews with the base model's sentencepiece itself (an exercise);
+* :func:`parse_train_args`, :func:`parse_preprocess_args` -- an argument list read by fairseq's own parsers
+  (order does not matter): what the chapter's checks and the grader compare;
 * :func:`model_arch_args` -- the architecture flags of a checkpoint
   (``--encoder-layers`` ...), so fine-tuning builds the same network whether it
   starts from the checkpoint or from random weights;
@@ -22,6 +24,7 @@ teaching material.  This module holds what it should not have to write:
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import shutil
@@ -30,8 +33,8 @@ from pathlib import Path
 
 from frlab import profiles
 from frlab.cls_books import LabelError, count_lines, hyperparameters, total_updates, validate_labels  # noqa: F401 (re-exported for the chapter)
-from frlab.paths import work_dir
-from frlab.runs import INITS, MARKER, SEEDS, SPLITS, preprocess_command, run_logged, run_name, tool_env, tool_path  # noqa: F401 (re-exported for the chapter)
+from frlab.paths import fairseq_user_dir, work_dir
+from frlab.runs import INITS, MARKER, SEEDS, SPLITS, run_logged, run_name, tool_env, tool_path  # noqa: F401 (re-exported for the chapter)
 
 RANDOM_INIT_RESTORE = "/nonexistent/random-init/checkpoint.pt"
 
@@ -41,50 +44,126 @@ class MissingCheckpointError(FileNotFoundError):
 
 
 # --------------------------------------------------------------------------- data
-def encode_split(
-    spm_model: Path | str,
-    review_path: Path | str,
-    label_path: Path | str,
-    out_dir: Path | str,
-    split: str,
-    limit: int | None = None,
-    max_pieces: int | None = None,
-) -> tuple[Path, Path]:
-    """Validate the labels, then write ``out_dir/{split}.input0`` (pieces) and ``{split}.label``.
+def read_split(
+    review_path: Path | str, label_path: Path | str, limit: int | None = None
+) -> tuple[list[str], list[int]]:
+    """The reviews (one per line, without the newline) and the validated labels of one split.
 
-    ``limit`` keeps a seeded random subset of ``limit`` examples, in file order (smoke profile); ``max_pieces`` truncates long
-    reviews already here (fairseq also truncates to ``--max-positions``).
+    ``limit`` keeps a seeded random subset of ``limit`` examples, in file order (smoke profile): the files are
+    sorted by label, so a head would hold one class only.
     """
-    from frlab.fairseq.pretrain import encode_file
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     labels = validate_labels(label_path, review_path)
-    src = Path(review_path)
+    with open(review_path, encoding="utf-8") as fin:
+        reviews = [line.rstrip("\n") for line in fin]
     if limit is not None and limit < len(labels):
-        # a random (seeded) subset, in file order: the files are sorted by label, a head would hold one class
         keep = sorted(random.Random(0).sample(range(len(labels)), limit))
-        with open(review_path, encoding="utf-8") as fin:
-            reviews = fin.readlines()
-        src = out_dir / f"{split}.review.slice"
-        src.write_text("".join(reviews[i] for i in keep), encoding="utf-8")
-        labels = [labels[i] for i in keep]
-    encode_file(spm_model, src, out_dir / f"{split}.input0", max_pieces=max_pieces)
-    (out_dir / f"{split}.label").write_text("".join(f"{y}\n" for y in labels), encoding="utf-8")
-    return out_dir / f"{split}.input0", out_dir / f"{split}.label"
+        reviews, labels = [reviews[i] for i in keep], [labels[i] for i in keep]
+    return reviews, labels
 
 
-def preprocess_commands(
-    dict_txt: Path | str, text_dir: Path | str, data_bin: Path | str, workers: int = 2
-) -> list[list[str]]:
-    """The two ``fairseq-preprocess`` commands of the chapter (reviews with the model's dictionary; labels)."""
-    text_dir, data_bin = Path(text_dir), Path(data_bin)
+def write_lines(path: Path | str, lines) -> Path:
+    """One item per line (``str(item)``), UTF-8; the folder is created."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return path
 
-    def command(field: str, srcdict: Path | str | None, workers: int) -> list[str]:
-        prefixes = {split: text_dir / f"{split}.{field}" for split in SPLITS}
-        return preprocess_command(prefixes, data_bin / field, srcdict=srcdict, workers=workers)
 
-    return [command("input0", dict_txt, workers), command("label", None, 1)]
+def toy_sentencepiece(texts: list[str], vocab_size: int = 60):
+    """A tiny sentencepiece model trained in memory on ``texts`` (checks of the encoding exercise)."""
+    import sentencepiece as spm
+
+    return spm.SentencePieceProcessor(model_proto=toy_sentencepiece_proto(texts, vocab_size))
+
+
+def toy_sentencepiece_proto(texts: list[str], vocab_size: int = 60) -> bytes:
+    """The serialised model of :func:`toy_sentencepiece` (what the grader sends to the kernel); ``vocab_size`` is
+    raised to hold every character of ``texts``."""
+    import io
+
+    import sentencepiece as spm
+
+    texts = list(texts)
+    vocab_size = max(vocab_size, len(set("".join(texts))) + 8)
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts),
+        model_writer=buf,
+        vocab_size=vocab_size,
+        model_type="bpe",
+        character_coverage=1.0,
+        normalization_rule_name="identity",
+        hard_vocab_limit=False,
+        num_threads=1,
+        minloglevel=2,
+    )
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- argument lists
+class ArgumentError(ValueError):
+    """fairseq's parser refuses an argument list (the message is argparse's)."""
+
+
+def _user_dirs(args: list[str]) -> list[str]:
+    out = []
+    for i, tok in enumerate(args):
+        if tok == "--user-dir":
+            out.append(args[i + 1] if i + 1 < len(args) else "")
+        elif tok.startswith("--user-dir="):
+            out.append(tok.split("=", 1)[1])
+    return out
+
+
+def _checked(args) -> list[str]:
+    if type(args) not in (list, tuple) or not all(type(a) is str for a in args):
+        raise ArgumentError("an argument list is a list of str")
+    args = list(args)
+    allowed = os.path.normpath(str(fairseq_user_dir()))
+    for d in _user_dirs(args):
+        # fairseq imports the --user-dir folder as Python: only frlab's plugin is ever read
+        if os.path.normpath(d) != allowed:
+            raise ArgumentError("--user-dir must be frlab's plugin folder (frlab.paths.fairseq_user_dir())")
+    return args
+
+
+def _parse(make_parser, args: list[str], with_arch: bool) -> dict:
+    from fairseq import options
+
+    def error(message):
+        raise ArgumentError(message)
+
+    parser = make_parser()
+    parser.error = error
+    try:
+        if with_arch:
+            import frlab.fairseq.frlab_plugin  # noqa: F401  registers roberta_small
+
+            ns = options.parse_args_and_arch(parser, args)
+        else:
+            ns = parser.parse_args(args)
+    except ArgumentError:
+        raise
+    except (Exception, SystemExit) as exc:  # an unknown --arch, a registry lookup, argparse's exit
+        raise ArgumentError(f"{type(exc).__name__}: {exc}") from None
+    return dict(vars(ns))
+
+
+def parse_train_args(args: list[str]) -> dict:
+    """``fairseq-train``'s settings from its argument list (without the program name), read by fairseq's own
+    parser: ``{"lr": [1e-05], "batch_size": 8, ...}``; flags in any order. :class:`ArgumentError` when fairseq
+    would refuse the list (its message), or when ``--user-dir`` is not frlab's plugin."""
+    from fairseq import options
+
+    return _parse(options.get_training_parser, _checked(args), with_arch=True)
+
+
+def parse_preprocess_args(args: list[str]) -> dict:
+    """``fairseq-preprocess``'s settings from its argument list (without the program name), by fairseq's own
+    parser; flags in any order. :class:`ArgumentError` when fairseq would refuse the list."""
+    from fairseq import options
+
+    return _parse(options.get_preprocessing_parser, _checked(args), with_arch=False)
 
 
 def is_binarised(data_bin: Path | str) -> bool:

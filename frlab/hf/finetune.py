@@ -63,7 +63,7 @@ def write_jsonl(out_dir: Path | str, source: Path | str | None = None, limits: d
         n = (limits or {}).get(split)
         rows = list(zip(texts, labels))
         if n and n < len(rows):
-            # Part 2's smoke slice (frlab.fairseq.finetune.encode_split): a seeded random subset in file
+            # Part 2's smoke slice (frlab.fairseq.finetune.read_split): a seeded random subset in file
             # order -- the files are sorted by label, so the first n lines would hold one class only
             keep = sorted(random.Random(0).sample(range(len(rows)), n))
             rows = [rows[i] for i in keep]

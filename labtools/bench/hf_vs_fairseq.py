@@ -172,6 +172,7 @@ def main(argv=None) -> int:
     from frlab.hf import convert as fairseq_to_hf
     from frlab.hf import finetune as hf_finetune
     from frlab.runs import hardware
+    from labtools.chapter_code import part2_preprocess_commands
 
     torch.set_num_threads(a.threads)
     prof = profiles.current()
@@ -197,7 +198,7 @@ def main(argv=None) -> int:
         (text_dir / f"{split}.label").write_text("".join(f"{r[2]}\n" for r in rows), encoding="utf-8")
     data_bin = work / f"bin{a.length}"
     if not ff.is_binarised(data_bin):
-        for cmd in ff.preprocess_commands(base / "dict.txt", text_dir, data_bin, workers=1):
+        for cmd in part2_preprocess_commands(base / "dict.txt", text_dir, data_bin):
             subprocess.run(cmd, check=True, capture_output=True)
     print(
         f"bench: profile {prof.name}, model {base}, {len(rows)} reviews of >= {a.length} pieces, batch "
