@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,6 +214,318 @@ PART1 = {
 
 
 # ------------------------------------------------------------------------------------------ Part 2
+# Exercises 2.1-2.4: the encoding loop and the argument lists. An argument list is read by fairseq's own parsers
+# (frlab.fairseq.finetune.parse_train_args / parse_preprocess_args: order-insensitive, what fairseq would refuse is
+# refused) and compared setting by setting with the chapter's reference list; a message names the flag, never its
+# expected value. --user-dir is the only argument fairseq executes (it imports that folder): anything but frlab's
+# plugin is refused before parsing.
+REVIEWS = [
+    "Un livre magnifique, je le recommande à tous.",
+    "Ennuyeux du début à la fin, quelle déception !",
+    "Les personnages sont attachants et l'intrigue est bien menée.",
+    "Je n'ai pas réussi à dépasser la moitié du roman.",
+    "Une écriture fluide, des dialogues savoureux.",
+    "Trop long, trop lent, et la fin est bâclée.",
+    "Un classique à relire sans modération.",
+    "Le style est lourd et les descriptions interminables.",
+    "J'ai dévoré ce polar en une seule nuit !",
+    "Aucun intérêt : l'histoire ne mène nulle part.",
+    "Une belle surprise, émouvante et drôle à la fois.",
+    "Traduction médiocre, beaucoup de fautes d'orthographe.",
+]
+PATHS_SETUP = "from pathlib import Path as __frlab_Path\n"
+SP_SETUP = """\
+def __frlab_sp(model):
+    import base64
+    import sentencepiece
+
+    return sentencepiece.SentencePieceProcessor(model_proto=base64.b64decode(model))
+"""
+WORDS = ["cls", "books", "lab", "tp2", "run", "exp", "data", "fr", "avis", "m1"]
+
+
+def _p2_encode_inputs(rng) -> dict:
+    import base64
+
+    from frlab.fairseq import finetune as ff
+
+    texts = rng.sample(REVIEWS, 7)
+    proto = ff.toy_sentencepiece_proto(rng.sample(REVIEWS, 9) * 3, rng.choice([60, 90, 120]))
+    calls = [[texts[:3] + [""], None], [texts[3:], rng.randint(2, 7)]]
+    return {"model": base64.b64encode(proto).decode("ascii"), "calls": calls}
+
+
+def _p2_encode_refs(inputs) -> list:
+    import base64
+
+    import sentencepiece
+
+    from autograder import answer_keys
+
+    sp = sentencepiece.SentencePieceProcessor(model_proto=base64.b64decode(inputs["model"]))
+    return [answer_keys.encode_reviews(sp, reviews, k) for reviews, k in inputs["calls"]]
+
+
+def _p2_encode_judge(answers, ctx):
+    verdicts = []
+    for i, (reviews, k) in enumerate(ctx.inputs["calls"]):
+        what = f"encode_reviews(sp, {len(reviews)} reviews, max_pieces={k})"
+        got, problem = _answer(answers, str(i), what)
+        if problem:
+            verdicts.append(Verdict(False, problem))
+        elif type(got) is not list or not all(type(x) is str for x in got):
+            verdicts.append(mistyped(f"{what} must return a list of str (got {type_name(got)})"))
+        elif len(got) != len(reviews):
+            verdicts.append(Verdict(False, f"{what}: one line per review"))
+        else:
+            bad = [j + 1 for j, (x, y) in enumerate(zip(got, ctx.refs[i])) if x != y]
+            verdicts.append(
+                Verdict(not bad, "right" if not bad else f"{what}: wrong pieces on review(s) {bad} of the call")
+            )
+    return all_ok(verdicts, "right on a sentencepiece model and reviews drawn by the grader")
+
+
+def _word(rng) -> str:
+    return f"{rng.choice(WORDS)}{rng.randint(1, 99)}"
+
+
+def _p2_preprocess_inputs(rng) -> list[str]:
+    root = f"/home/{_word(rng)}/{_word(rng)}"
+    return [f"{root}/text-{_word(rng)}", f"{root}/bin-{_word(rng)}", f"/models/{_word(rng)}/dict.txt"]
+
+
+PRE_MATTER = ["only_source", "srcdict", "trainpref", "validpref", "testpref", "destdir"]
+PRE_REST = [
+    "source_lang",
+    "target_lang",
+    "align_suffix",
+    "thresholdtgt",
+    "thresholdsrc",
+    "tgtdict",
+    "nwordstgt",
+    "nwordssrc",
+    "alignfile",
+    "joined_dictionary",
+    "padding_factor",
+    "dict_only",
+    "dataset_impl",
+]
+PATH_KEYS = {
+    "srcdict",
+    "tgtdict",
+    "trainpref",
+    "validpref",
+    "testpref",
+    "destdir",
+    "alignfile",
+    "data",
+    "restore_file",
+    "save_dir",
+    "tensorboard_logdir",
+    "user_dir",
+}
+#: settings that change neither the data, the training nor the logs the chapter reads (--log-format does: the
+#: chapter reads fairseq's simple format)
+TRAIN_IGNORED = {"log_interval", "num_workers", "no_progress_bar", "workers"}
+TRAIN_MATTER = [
+    "batch_size",
+    "max_epoch",
+    "optimizer",
+    "lr",
+    "lr_scheduler",
+    "power",
+    "warmup_updates",
+    "total_num_update",
+    "distributed_world_size",
+    "max_positions",
+    "shorten_method",
+    "init_token",
+    "separator_token",
+    "num_classes",
+    "best_checkpoint_metric",
+    "maximize_best_checkpoint_metric",
+    "valid_subset",
+]
+RESTORE_KEYS = {"restore_file", "reset_optimizer", "reset_dataloader", "reset_meters", "reset_lr_scheduler"}
+
+
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _setting(key: str, v):
+    """A parsed setting in a comparable form: paths normalised, Adam's betas as numbers."""
+    import ast
+    import os
+
+    if key in PATH_KEYS and type(v) is str:
+        return os.path.normpath(v)
+    if key == "adam_betas" and type(v) is str:
+        try:
+            return tuple(float(x) for x in ast.literal_eval(v))
+        except (ValueError, SyntaxError, TypeError):
+            return v
+    if type(v) in (list, tuple):
+        return tuple(_setting("", x) for x in v)
+    if type(v) is str and key not in PATH_KEYS and NUMBER.fullmatch(v):  # fairseq keeps some numbers as text
+        return float(v)
+    return float(v) if type(v) is int else v
+
+
+def _flag(key: str) -> str:
+    return "the data folder (first argument)" if key == "data" else "--" + key.replace("_", "-")
+
+
+def _differ(got: dict, want: dict, keys) -> list[str]:
+    return [_flag(k) for k in keys if _setting(k, got.get(k)) != _setting(k, want.get(k))]
+
+
+def _parsed(parse, args, what: str) -> tuple[dict | None, Verdict | None]:
+    from frlab.fairseq.finetune import ArgumentError
+
+    if type(args) is not list or not all(type(x) is str for x in args):
+        return None, mistyped(f"{what} must be a list of str (got {type_name(args)})")
+    try:
+        return parse(args), None
+    except ArgumentError as exc:
+        return None, Verdict(False, f"{what}: fairseq refuses it ({str(exc)[:300]})")
+
+
+def _p2_preprocess_refs(inputs) -> dict:
+    from autograder import answer_keys
+
+    return answer_keys.preprocess_args(*inputs)
+
+
+def _p2_preprocess_judge(answers, ctx):
+    from frlab.fairseq.finetune import parse_preprocess_args
+
+    got, problem = _answer(answers, "args", "preprocess_args(...)")
+    if problem:
+        return Verdict(False, problem)
+    if type(got) is not dict or set(got) != {"input0", "label"}:
+        return mistyped(f"preprocess_args must return a dict with the keys input0 and label (got {type_name(got)})")
+    verdicts = []
+    for field in ("input0", "label"):
+        mine, bad = _parsed(parse_preprocess_args, got[field], f"the {field} argument list")
+        if bad:
+            verdicts.append(bad)
+            continue
+        want = parse_preprocess_args(ctx.refs[field])
+        wrong, other = _differ(mine, want, PRE_MATTER), _differ(mine, want, PRE_REST)
+        message = "; ".join(
+            [f"the {field} call: wrong {', '.join(wrong)}"] * bool(wrong)
+            + [f"the {field} call: other settings differ from the course's: {', '.join(other)}"] * bool(other)
+        )
+        verdicts.append(Verdict(not message, message or "right"))
+    return all_ok(verdicts, "both argument lists right, on paths drawn by the grader")
+
+
+def _p2_train_inputs(rng) -> dict:
+    heads = rng.choice([2, 4, 8])
+    arch = {
+        "encoder_layers": rng.randint(1, 6),
+        "encoder_embed_dim": heads * rng.choice([8, 16, 32]),
+        "encoder_ffn_embed_dim": rng.choice([64, 128, 256, 512]),
+        "encoder_attention_heads": heads,
+    }
+    root = f"/home/{_word(rng)}"
+    seed = rng.randint(0, 9999)
+    return {
+        "data_bin": f"{root}/{_word(rng)}/data-bin",
+        "restore_file": f"/models/{_word(rng)}/model.pt",
+        "run_dir": f"{root}/runs/{_word(rng)}_seed{seed}",
+        "seed": seed,
+        "n_train": rng.randint(400, 4000),
+        "arch": arch,
+    }
+
+
+def _p2_train_refs(inputs) -> dict:
+    from pathlib import Path
+
+    from autograder import answer_keys
+
+    build = answer_keys.part2_definitions()
+    i = inputs
+    return {
+        "pretrained": build["train_args"](
+            Path(i["data_bin"]), Path(i["restore_file"]), Path(i["run_dir"]), i["seed"], i["n_train"], i["arch"]
+        ),
+        "random": build["random_init_args"](
+            Path(i["data_bin"]), Path(i["run_dir"]), i["seed"], i["n_train"], i["arch"]
+        ),
+    }
+
+
+def _train_call(i: dict) -> str:
+    return (
+        f"train_args(__frlab_Path({i['data_bin']!r}), __frlab_Path({i['restore_file']!r}), "
+        f"__frlab_Path({i['run_dir']!r}), {i['seed']!r}, {i['n_train']!r}, {expr_literal(i['arch'])})"
+    )
+
+
+def _random_call(i: dict) -> str:
+    return (
+        f"random_init_args(__frlab_Path({i['data_bin']!r}), __frlab_Path({i['run_dir']!r}), {i['seed']!r}, "
+        f"{i['n_train']!r}, {expr_literal(i['arch'])})"
+    )
+
+
+def _p2_train_judge(answers, ctx):
+    from frlab.fairseq.finetune import parse_train_args
+
+    what = f"train_args(..., n_train={ctx.inputs['n_train']}, seed={ctx.inputs['seed']})"
+    got, problem = _answer(answers, "pretrained", what)
+    if problem:
+        return Verdict(False, problem)
+    mine, bad = _parsed(parse_train_args, got, what)
+    if bad:
+        return bad
+    want = parse_train_args(ctx.refs["pretrained"])
+    wrong = _differ(mine, want, TRAIN_MATTER)
+    rest = sorted((set(want) | set(mine)) - set(TRAIN_MATTER) - TRAIN_IGNORED)
+    other = _differ(mine, want, rest)
+    message = "; ".join(
+        [f"wrong {', '.join(wrong)}"] * bool(wrong)
+        + [f"other settings differ from the course's: {', '.join(other)}"] * bool(other)
+    )
+    return Verdict(not message, message or "every setting right, on a run drawn by the grader")
+
+
+def _p2_random_judge(answers, ctx):
+    import os
+    from pathlib import Path
+
+    from frlab.fairseq.finetune import parse_train_args
+
+    what = "random_init_args(...)"
+    got, problem = _answer(answers, "random", what)
+    if problem:
+        return Verdict(False, problem)
+    mine, bad = _parsed(parse_train_args, got, what)
+    if bad:
+        return bad
+    restore = mine.get("restore_file")
+    problems = []
+    if restore != "checkpoint_last.pt":  # no --restore-file: fairseq looks for save_dir/checkpoint_last.pt
+        if type(restore) is not str or os.path.normpath(restore) == os.path.normpath(ctx.inputs["restore_file"]):
+            problems.append("--restore-file: this run starts from the pretrained checkpoint")
+        elif Path(restore).is_file():  # what fairseq asks before it loads a checkpoint
+            problems.append("--restore-file names a file that exists: fairseq would load it")
+    # the same run otherwise: compared with the student's own pretrained run (else with the course's)
+    base = None
+    pretrained, _ = _answer(answers, "pretrained", "train_args")
+    if type(pretrained) is list:
+        base, _ = _parsed(parse_train_args, pretrained, "train_args")
+    if base is None:
+        base = parse_train_args(ctx.refs["pretrained"])
+    keys = sorted((set(base) | set(mine)) - RESTORE_KEYS - TRAIN_IGNORED)
+    other = _differ(mine, base, keys)
+    if other:
+        problems.append("the random-init run differs from the pretrained one in: " + ", ".join(other))
+    return Verdict(not problems, "; ".join(problems) or "random weights, the same run otherwise")
+
+
 def _curve(rng) -> dict:
     n = rng.randint(5, 10)
     steps = sorted(rng.sample(range(10, 3000, 10), n))
@@ -393,6 +706,39 @@ def _p2_plausible_judge(answers, ctx):
 
 
 PART2 = {
+    "test_encode_reviews": Check(
+        judge=_p2_encode_judge,
+        probe=lambda inputs: (
+            SP_SETUP,
+            [
+                (str(i), f"encode_reviews(__frlab_sp({inputs['model']!r}), {expr_literal(reviews)}, {k!r})")
+                for i, (reviews, k) in enumerate(inputs["calls"])
+            ],
+        ),
+        draw=_p2_encode_inputs,
+        references=_p2_encode_refs,
+    ),
+    "test_preprocess_args": Check(
+        judge=_p2_preprocess_judge,
+        probe=lambda inputs: (
+            PATHS_SETUP,
+            [("args", "preprocess_args(" + ", ".join(f"__frlab_Path({p!r})" for p in inputs) + ")")],
+        ),
+        draw=_p2_preprocess_inputs,
+        references=_p2_preprocess_refs,
+    ),
+    "test_train_args": Check(
+        judge=_p2_train_judge,
+        probe=lambda inputs: (PATHS_SETUP, [("pretrained", _train_call(inputs))]),
+        draw=_p2_train_inputs,
+        references=_p2_train_refs,
+    ),
+    "test_random_init_args": Check(
+        judge=_p2_random_judge,
+        probe=lambda inputs: (PATHS_SETUP, [("pretrained", _train_call(inputs)), ("random", _random_call(inputs))]),
+        draw=_p2_train_inputs,
+        references=_p2_train_refs,
+    ),
     "test_best_valid_test": Check(
         judge=_p2_best_judge,
         probe=lambda inputs: (

@@ -202,3 +202,140 @@ def test_wrong_type_verdicts_are_counted_in_the_class_summary():
     line = summary_line(results)
     assert line.startswith("4 notebook(s): 2 graded, 1 zero, 1 corrupt, 1 timeout, 0 missing")
     assert "1 flagged" in line and "1 mis-typed answers" in line
+
+
+# ------------------------------------------------------------------------------------------ Part 2's commands
+@pytest.fixture(scope="module")
+def draw2(tmp_path_factory):
+    root = tmp_path_factory.mktemp("course2")
+    return root, checker.prepare(root / checker.DRAW_FILE, [checks.P2], seed=4321)
+
+
+def _shuffled(args: list[str], seed: int = 0) -> list[str]:
+    """The same argument list, its flags (each with its values) in another order, the data folder last."""
+    import random
+
+    chunks: list[list[str]] = []
+    positional = [] if args[0].startswith("--") else [args[0]]
+    for tok in args[len(positional) :]:
+        if tok.startswith("--") or not chunks:
+            chunks.append([tok])
+        else:
+            chunks[-1].append(tok)
+    random.Random(seed).shuffle(chunks)
+    flat = [t for c in chunks for t in c]
+    return flat + positional if positional and chunks[-1][0] in ("--cpu", "--fp16", "--no-save") else positional + flat
+
+
+def _replace(args: list[str], flag: str, value: str | None) -> list[str]:
+    """``args`` with ``flag``'s value replaced (``None``: the flag and its value removed)."""
+    i = args.index(flag)
+    return args[:i] + args[i + 2 :] if value is None else args[: i + 1] + [value] + args[i + 2 :]
+
+
+def test_part2_encode_reviews(draw2, tmp_path):
+    from autograder import answer_keys
+
+    root, d = draw2
+    gid = "test_encode_reviews"
+    assert _judge(root, d, checks.P2, gid, {"encode_reviews": answer_keys.encode_reviews}, tmp_path).ok
+
+    def ids(sp, reviews, max_pieces):  # ids, not pieces
+        return [" ".join(map(str, sp.encode(r)[:max_pieces])) for r in reviews]
+
+    def no_limit(sp, reviews, max_pieces):
+        return answer_keys.encode_reviews(sp, reviews, None)
+
+    class Lines(list):
+        pass
+
+    def subclass(sp, reviews, max_pieces):
+        return Lines(answer_keys.encode_reviews(sp, reviews, max_pieces))
+
+    for wrong, why in [(ids, "wrong pieces"), (no_limit, "wrong pieces"), (subclass, "list of str")]:
+        v = _judge(root, d, checks.P2, gid, {"encode_reviews": wrong}, tmp_path)
+        assert not v.ok and why in v.message, v.message
+
+
+def test_part2_preprocess_args(draw2, tmp_path):
+    from autograder import answer_keys
+
+    root, d = draw2
+    gid = "test_preprocess_args"
+    right = answer_keys.preprocess_args
+    assert _judge(root, d, checks.P2, gid, {"preprocess_args": right}, tmp_path).ok
+
+    def shuffled(*a):
+        return {k: _shuffled(v, 3) for k, v in right(*a).items()}
+
+    assert _judge(root, d, checks.P2, gid, {"preprocess_args": shuffled}, tmp_path).ok
+
+    def new_dictionary(*a):  # the reviews get a dictionary of their own
+        return {**right(*a), "input0": _replace(right(*a)["input0"], "--srcdict", None)}
+
+    def joined(*a):
+        return {**right(*a), "label": right(*a)["label"] + ["--joined-dictionary"]}
+
+    def evil(*a):  # fairseq imports --user-dir: the grader never parses such a list
+        return {**right(*a), "label": right(*a)["label"] + ["--user-dir", str(tmp_path)]}
+
+    (tmp_path / "__init__.py").write_text("raise SystemExit('imported!')\n")
+    for wrong, why in [
+        (new_dictionary, "the input0 call: wrong --srcdict"),
+        (joined, "other settings differ from the course's: --joined-dictionary"),
+        (evil, "--user-dir must be frlab's plugin"),
+    ]:
+        v = _judge(root, d, checks.P2, gid, {"preprocess_args": wrong}, tmp_path)
+        assert not v.ok and why in v.message, v.message
+        assert "dict.txt" not in v.message
+
+
+def test_part2_train_and_random_init_args(draw2, tmp_path):
+    from autograder import answer_keys
+
+    root, d = draw2
+    train, rand = answer_keys.part2_train_args(), answer_keys.part2_random_init_args()
+    right = {"train_args": train, "random_init_args": rand}
+    for gid in ("test_train_args", "test_random_init_args"):
+        assert _judge(root, d, checks.P2, gid, right, tmp_path).ok, gid
+    shuffled = {"train_args": lambda *a: _shuffled(train(*a), 1), "random_init_args": lambda *a: _shuffled(rand(*a), 2)}
+    for gid in ("test_train_args", "test_random_init_args"):
+        assert _judge(root, d, checks.P2, gid, shuffled, tmp_path).ok, gid
+
+    def lr10(*a):
+        return _replace(train(*a), "--lr", "0.0001234")
+
+    def no_restore(*a):
+        return _replace(train(*a), "--restore-file", None)
+
+    v = _judge(root, d, checks.P2, "test_train_args", {"train_args": lr10}, tmp_path)
+    assert not v.ok and v.message == "wrong --lr", v.message
+    v = _judge(root, d, checks.P2, "test_train_args", {"train_args": no_restore}, tmp_path)
+    assert not v.ok and "--restore-file" in v.message and "model.pt" not in v.message, v.message
+    # Exercise 2.4: no --restore-file at all is a random initialisation too; the pretrained checkpoint is not
+    assert _judge(
+        root,
+        d,
+        checks.P2,
+        "test_random_init_args",
+        {**right, "random_init_args": lambda *a: _replace(rand(*a), "--restore-file", None)},
+        tmp_path,
+    ).ok
+    inputs = d["notebooks"][checks.P2]["test_random_init_args"]["inputs"]
+
+    def pretrained_again(data_bin, run_dir, seed, n_train, arch):
+        return train(data_bin, inputs["restore_file"], run_dir, seed, n_train, arch)
+
+    def other_lr(*a):
+        return _replace(rand(*a), "--lr", "0.001")
+
+    for wrong, why in [
+        (pretrained_again, "pretrained checkpoint"),
+        (other_lr, "differs from the pretrained one in: --lr"),
+    ]:
+        v = _judge(root, d, checks.P2, "test_random_init_args", {**right, "random_init_args": wrong}, tmp_path)
+        assert not v.ok and why in v.message, v.message
+    # a wrong train_args costs Exercise 2.3 only: the random-init run is compared with the student's own
+    both_lr = {"train_args": lr10, "random_init_args": lambda *a: _replace(rand(*a), "--lr", "0.0001234")}
+    assert not _judge(root, d, checks.P2, "test_train_args", both_lr, tmp_path).ok
+    assert _judge(root, d, checks.P2, "test_random_init_args", both_lr, tmp_path).ok

@@ -62,6 +62,24 @@ def test_smoke_notebook_trains_six_runs_with_readable_accuracies(first_execution
     assert seconds < 600
 
 
+def test_runs_are_made_with_the_chapters_commands(first_execution):
+    # what the chapter ran (its exercises' answers) is what labtools.chapter_code lifts for the reference producers
+    from frlab.fairseq import finetune as ff
+    from labtools.chapter_code import part2_train_command
+
+    _, _, root = first_execution
+    work = root / "work" / "smoke"
+    n_train = ff.count_lines(work / "part2" / "text" / "train.label")
+    arch = ff.model_arch_args(work / "base-model")
+    for init, restore in (("pretrained", work / "base-model" / "model.pt"), ("random", ff.RANDOM_INIT_RESTORE)):
+        run_dir = work / "part2" / "runs" / f"{init}_seed1"
+        ran = json.loads((run_dir / "run.json").read_text())["command"]
+        lifted = part2_train_command(
+            work / "part2" / "data-bin", run_dir, restore, 1, ff.hyperparameters("smoke"), arch, n_train, "smoke"
+        )
+        assert ran == lifted, init
+
+
 def test_rerun_reuses_finished_runs(first_execution, smoke_env):
     _, first_seconds, root = first_execution
     env, _ = smoke_env
