@@ -449,6 +449,32 @@ SUBMISSIONS.update(
     }
 )
 
+
+def solution_cells(assignment: str) -> dict[str, str]:
+    """grade_id -> source of each *code* solution cell of the chapter source, solution markers removed (what
+    a student who got everything right submits). Written answers are not copied (see the specs)."""
+    from autograder.chapters import read_source
+
+    out = {}
+    for cell in read_source(REPO_ROOT / "solutions" / f"{assignment}.py").cells:
+        m = cell.get("metadata", {}).get("nbgrader", {})
+        if m.get("solution") and cell.cell_type == "code":
+            out[m["grade_id"]] = (
+                "\n".join(
+                    line
+                    for line in cell.source.splitlines()
+                    if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
+                )
+                + "\n"
+            )
+    return out
+
+
+def _lazy(assignment: str, edits: dict[str, tuple[str, str]] | None = None, extra: dict | None = None):
+    """Cells = the solution's cells, with (old -> new) text replacements per grade_id, plus literal cells."""
+    return {"_from_solution": assignment, "_edits": edits or {}, "_extra": extra or {}}
+
+
 # ------------------------------------------------------------------------------------------- Part 2
 P2 = "part2_fairseq_finetuning"
 P2_LOGS = {"part2_runs": f"reference/{P2}/part2_runs"}  # copied from autograder/reference
@@ -480,8 +506,62 @@ print(summary)
 print(results_table.round(2))
 """
 P2_WRITTEN = "Pretraining gives useful representations; with lr 1e-5 the random model barely moves."
-P2_OK = {"best_valid_test": P2_BEST, "results_table": P2_TABLE, "why_random_lags": P2_WRITTEN}
-P2_TESTS = ["test_best_valid_test", "test_results_table", "test_results_plausible"]
+# Exercises 2.1-2.4 (the encoding loop and the argument lists): the chapter's solution cells
+P2_CMDS = ["test_encode_reviews", "test_preprocess_args", "test_train_args", "test_random_init_args"]
+P2_CMD_CELLS = {
+    gid: src
+    for gid, src in solution_cells(P2).items()
+    if gid in ("encode_reviews", "preprocess_args", "train_args", "random_init_args")
+}
+P2_OK = {**P2_CMD_CELLS, "best_valid_test": P2_BEST, "results_table": P2_TABLE, "why_random_lags": P2_WRITTEN}
+P2_TESTS = [*P2_CMDS, "test_best_valid_test", "test_results_table", "test_results_plausible"]
+# a student's train_args in another hand: flags in another order, `--flag=value` spellings, the numbers computed
+# otherwise; and fairseq-preprocess lists in another order
+P2_TRAIN_REORDERED = """\
+def train_args(data_bin, restore_file, run_dir, seed, n_train, arch):
+    import math
+    steps = math.ceil(n_train / HP["batch_size"]) * HP["max_epoch"]
+    args = ["--cpu"] if PROFILE.device == "cpu" else ["--fp16"]
+    if HP["validate_interval_updates"]:
+        args += [f"--validate-interval-updates={HP['validate_interval_updates']}"]
+    for k, v in arch.items():
+        args += ["--" + k.replace("_", "-"), str(v)]
+    args += [
+        "--distributed-world-size", "1", "--valid-subset", "valid,test",
+        "--maximize-best-checkpoint-metric", "--best-checkpoint-metric", "accuracy",
+        f"--lr={HP['lr']}", "--lr-scheduler", "polynomial_decay", "--power", "1.0",
+        "--warmup-updates", str(int(round(steps * 0.06))), "--max-update", str(steps), "--total-num-update", str(steps),
+        "--optimizer", "adam", "--adam-betas", "(0.9, 0.98)", "--adam-eps", "1e-08", "--clip-norm", "0",
+        "--weight-decay", str(HP["weight_decay"]),
+        "--max-epoch", str(HP["max_epoch"]), "--batch-size", str(HP["batch_size"]),
+        "--shorten-method", "truncate", "--max-positions", str(HP["max_positions"]),
+        "--separator-token", "2", "--init-token", "0", "--num-classes", "2",
+        "--criterion", "sentence_prediction", "--task", "sentence_prediction", "--arch", "roberta_small",
+        "--seed", str(seed), "--no-save", "--save-dir", f"{run_dir}/checkpoints", "--tensorboard-logdir", f"{run_dir}/tb",
+        "--reset-meters", "--reset-dataloader", "--reset-optimizer", "--restore-file", str(restore_file),
+        "--num-workers", "1", "--log-format", "simple",
+        f"--user-dir={fairseq_user_dir()}",
+    ]
+    return args + [str(data_bin)]
+"""
+P2_PREPROCESS_REORDERED = """\
+def preprocess_args(text_dir, data_bin, dict_txt):
+    out = {}
+    for field in ("input0", "label"):
+        args = [f"--destdir={data_bin}/{field}", "--workers", "4"]
+        for split in ("test", "valid", "train"):
+            args += [f"--{split}pref", f"{text_dir}/{split}.{field}"]
+        if field == "input0":
+            args += ["--srcdict", str(dict_txt)]
+        out[field] = args + ["--only-source"]
+    return out
+"""
+P2_RANDOM_NO_RESTORE = """\
+def random_init_args(data_bin, run_dir, seed, n_train, arch):
+    args = train_args(data_bin, Path("unused"), run_dir, seed, n_train, arch)
+    i = args.index("--restore-file")
+    return args[:i] + args[i + 2:]          # no checkpoint to load: fairseq starts from random weights
+"""
 
 
 def _spec(assignment: str, cells, files: dict, **kw) -> dict:
@@ -498,7 +578,7 @@ SUBMISSIONS.update(
     {
         "p2-correct": p2(expect={"passed": P2_TESTS}),
         # Exercise 2.1 is checked on curves the grader chooses: a right function keeps its points without logs
-        "p2-missing-run-logs": p2(logs=False, expect={"passed": ["test_best_valid_test"]}),
+        "p2-missing-run-logs": p2(logs=False, expect={"passed": [*P2_CMDS, "test_best_valid_test"]}),
         "p2-table-contradicts-logs": p2(
             {
                 "results_table": P2_TABLE.replace(
@@ -506,7 +586,7 @@ SUBMISSIONS.update(
                     "summary = pd.DataFrame(rows)\nsummary.loc[summary.init == 'pretrained', 'test_accuracy'] += 5.0",
                 )
             },
-            expect={"passed": ["test_best_valid_test", "test_results_plausible"]},
+            expect={"passed": [*P2_CMDS, "test_best_valid_test", "test_results_plausible"]},
         ),  # smoke runs: not judged
         "p2-table-typed-from-the-course": p2(
             {
@@ -515,14 +595,15 @@ SUBMISSIONS.update(
                 "results_table = pd.DataFrame({'mean': [81.5, 70.2], 'std': [0.6, 1.1]}, index=['pretrained', 'random'])\n"
                 "gap = 11.3\n"
             },
-            expect={"passed": ["test_best_valid_test", "test_results_plausible"]},
+            expect={"passed": [*P2_CMDS, "test_best_valid_test", "test_results_plausible"]},
         ),
         "p2-selects-on-test-accuracy": p2(
             {"best_valid_test": P2_BEST.replace('pos = c["valid_accuracy"]', 'pos = c["test_accuracy"]')},
-            expect={"passed": ["test_results_plausible"]},
+            expect={"passed": [*P2_CMDS, "test_results_plausible"]},
         ),
         "p2-corrupt-run-logs": p2(
-            corrupt=["part2_runs/*/tb/*/events.out.tfevents.*"], expect={"passed": ["test_best_valid_test"]}
+            corrupt=["part2_runs/*/tb/*/events.out.tfevents.*"],
+            expect={"passed": [*P2_CMDS, "test_best_valid_test"]},
         ),
         # the plausibility point judges the submitted runs themselves (their records against their logs and the
         # course's profile), not the student's table: runs of the graded profile keep it with blank exercises
@@ -543,7 +624,7 @@ SUBMISSIONS.update(
                     "summary = _Any(pd.DataFrame(rows).assign(test_accuracy=99.0))",
                 )
             },
-            expect={"passed": ["test_best_valid_test", "test_results_plausible"]},
+            expect={"passed": [*P2_CMDS, "test_best_valid_test", "test_results_plausible"]},
         ),
         "p2-hostile-patched-pandas": p2(
             {
@@ -555,39 +636,80 @@ SUBMISSIONS.update(
                     " if 'test_accuracy' in self.columns else self, orient=orient, **k)",
                 )
             },
-            expect={"passed": ["test_best_valid_test", "test_results_plausible"]},
+            expect={"passed": [*P2_CMDS, "test_best_valid_test", "test_results_plausible"]},
+        ),
+        # -- Exercises 2.1-2.4: the commands
+        "p2-wrong-lr": p2(
+            {"train_args": P2_CMD_CELLS["train_args"].replace('str(HP["lr"])', 'str(10 * HP["lr"])')},
+            # the random-init run is compared with the student's own pretrained run: one mistake costs one exercise
+            expect={"passed": [t for t in P2_TESTS if t != "test_train_args"]},
+        ),
+        "p2-pretrained-without-restore-file": p2(
+            {"train_args": P2_CMD_CELLS["train_args"].replace('"--restore-file", str(restore_file),', "")},
+            expect={"passed": [t for t in P2_TESTS if t != "test_train_args"]},
+        ),
+        "p2-flags-in-another-order": p2(
+            {"train_args": P2_TRAIN_REORDERED, "preprocess_args": P2_PREPROCESS_REORDERED},
+            expect={"passed": P2_TESTS},
+        ),
+        "p2-random-init-without-restore-file": p2(
+            {"random_init_args": P2_RANDOM_NO_RESTORE}, expect={"passed": P2_TESTS}
+        ),
+        # the random-init run from the base model: the grader's kernel has no base model either (MODEL_DIR is unset
+        # while grading), so the call fails there
+        "p2-random-init-loads-the-base-model": p2(
+            {
+                "random_init_args": "def random_init_args(data_bin, run_dir, seed, n_train, arch):\n"
+                "    return train_args(data_bin, MODEL_DIR / 'model.pt', run_dir, seed, n_train, arch)\n"
+            },
+            expect={"passed": [t for t in P2_TESTS if t != "test_random_init_args"]},
+        ),
+        "p2-encodes-ids-not-pieces": p2(
+            {
+                "encode_reviews": P2_CMD_CELLS["encode_reviews"]
+                .replace("out_type=str", "out_type=int")
+                .replace('" ".join(pieces[:max_pieces])', '" ".join(map(str, pieces[:max_pieces]))')
+            },
+            expect={"passed": [t for t in P2_TESTS if t != "test_encode_reviews"]},
+        ),
+        # a list that lies: the right flags for whoever iterates it or compares it (the visible checks),
+        # a wrong learning rate inside; and a preprocess_args whose dict claims to be right
+        "p2-hostile-lying-argument-list": p2(
+            {
+                "train_args": P2_CMD_CELLS["train_args"]
+                .replace(
+                    "def train_args(",
+                    "class _Args(list):\n    def __init__(self, shown, real):\n"
+                    "        super().__init__(real)\n        self.shown = shown\n\n"
+                    "    def __iter__(self):\n        return iter(self.shown)\n\n"
+                    "    def __eq__(self, other):\n        return True\n\n    __hash__ = None\n\n\n"
+                    "def train_args(",
+                )
+                .replace("    return args\n", "    return _Args(args, _replace_lr(args))\n")
+                + "\n\ndef _replace_lr(args):\n    i = args.index('--lr')\n"
+                "    return args[: i + 1] + ['0.5'] + args[i + 2 :]\n",
+                "preprocess_args": "class _Claims(dict):\n    def __eq__(self, other):\n        return True\n\n"
+                "    __hash__ = None\n\n\n"
+                "def preprocess_args(text_dir, data_bin, dict_txt):\n"
+                "    return _Claims(input0=['--only-source'], label=['--only-source'])\n",
+            },
+            expect={
+                "passed": [
+                    "test_encode_reviews",
+                    "test_best_valid_test",
+                    "test_results_table",
+                    "test_results_plausible",
+                ]
+            },
         ),
         "p2-cpu-correct": p2(copy=dict(P2_CPU_LOGS), expect={"passed": P2_TESTS}),
         "p2-cpu-swapped-inits": p2(
-            copy=dict(P2_CPU_LOGS), renames=P2_SWAP, expect={"passed": ["test_best_valid_test", "test_results_table"]}
+            copy=dict(P2_CPU_LOGS),
+            renames=P2_SWAP,
+            expect={"passed": [*P2_CMDS, "test_best_valid_test", "test_results_table"]},
         ),
     }
 )
-
-
-def solution_cells(assignment: str) -> dict[str, str]:
-    """grade_id -> source of each *code* solution cell of the chapter source, solution markers removed (what
-    a student who got everything right submits). Written answers are not copied (see the specs)."""
-    from autograder.chapters import read_source
-
-    out = {}
-    for cell in read_source(REPO_ROOT / "solutions" / f"{assignment}.py").cells:
-        m = cell.get("metadata", {}).get("nbgrader", {})
-        if m.get("solution") and cell.cell_type == "code":
-            out[m["grade_id"]] = (
-                "\n".join(
-                    line
-                    for line in cell.source.splitlines()
-                    if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
-                )
-                + "\n"
-            )
-    return out
-
-
-def _lazy(assignment: str, edits: dict[str, tuple[str, str]] | None = None, extra: dict | None = None):
-    """Cells = the solution's cells, with (old -> new) text replacements per grade_id, plus literal cells."""
-    return {"_from_solution": assignment, "_edits": edits or {}, "_extra": extra or {}}
 
 
 # ------------------------------------------------------------------------------------------- Part 3
