@@ -39,8 +39,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -74,6 +72,7 @@ CSV_FIELDS = [
     "failed_tests",
     "passed_tests",
     "mistyped_tests",
+    "similar_to",
     "sandbox",
     "seconds",
 ]
@@ -95,6 +94,7 @@ class NotebookResult:
     failed_tests: list[str] = field(default_factory=list)
     passed_tests: list[str] = field(default_factory=list)
     mistyped_tests: list[str] = field(default_factory=list)  # failed because an answer had the wrong type
+    similar_to: list[str] = field(default_factory=list)  # flagged pairs of the similarity report (never a grade)
     grades: dict = field(default_factory=dict)  # grade_id -> {"auto_score", "max", "manual", "needs_manual"}
     sandbox: str = ""
     seconds: float = 0.0
@@ -102,7 +102,7 @@ class NotebookResult:
     def row(self) -> dict:
         d = asdict(self)
         d.pop("grades")
-        for k in ("tamper_details", "failed_tests", "passed_tests", "mistyped_tests"):
+        for k in ("tamper_details", "failed_tests", "passed_tests", "mistyped_tests", "similar_to"):
             d[k] = "; ".join(d[k])
         d["seconds"] = round(self.seconds, 1)
         return d
@@ -288,27 +288,15 @@ def _zero(res: NotebookResult, release_nb, status: str, reason: str) -> Notebook
 
 
 def run_grade_one(workdir: Path, assignment: str, student: str, env: dict, limit: float) -> tuple[str, bool]:
-    """Autograde + feedback page in one process (:mod:`autograder.grade_one`: one start-up, not two);
-    returns (log, timed_out). Autograding has ``limit`` seconds, then the process group is killed; once the
-    runner has reported that autograding finished, the feedback page gets ``FEEDBACK_TIMEOUT`` more."""
-    cmd = [sys.executable, "-m", "autograder.grade_one", assignment, student]
-    proc = subprocess.Popen(
-        cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        out, _ = proc.communicate(timeout=limit)
-        return out.decode(errors="replace"), False
-    except subprocess.TimeoutExpired as exc:
-        graded_in_time = re.search(TOOK_PATTERN, (exc.output or b"").decode(errors="replace"))
-    if graded_in_time:
-        try:
-            out, _ = proc.communicate(timeout=FEEDBACK_TIMEOUT)  # returns everything read since the start
-            return out.decode(errors="replace"), False
-        except subprocess.TimeoutExpired:
-            pass
-    os.killpg(proc.pid, signal.SIGKILL)
-    out, _ = proc.communicate()
-    return out.decode(errors="replace"), not graded_in_time
+    """Autograde + feedback page in one process (:mod:`autograder.grade_one`: one start-up, not two), forked by
+    this grader's fork server with nbgrader already imported (:mod:`autograder.runner`: milliseconds instead of
+    seconds per student); returns (log, timed_out). Autograding has ``limit`` seconds, then the process group is
+    killed; once the runner has reported that autograding finished, the feedback page gets ``FEEDBACK_TIMEOUT``
+    more."""
+    from autograder import runner
+
+    argv = ["grade_one", assignment, student]
+    return runner.shared().run(argv, workdir, env, limit, FEEDBACK_TIMEOUT, TOOK_PATTERN)
 
 
 def grade_student(
@@ -492,11 +480,15 @@ def grade_class(
     scheduler: str | None = None,
     local_cluster: int | None = None,
     retries: int | None = None,
+    similarity: bool = True,
+    similarity_threshold: float | None = None,
 ) -> list[NotebookResult]:
     """Grade ``assignments`` of the class in ``submitted``; the engine is a thread pool of ``jobs`` workers here
     (default), or a Dask cluster: ``scheduler`` (address of a running one) or ``local_cluster`` (N single-threaded
     worker processes on this machine), see :mod:`autograder.dask_engine` (``retries``: runs again of a task that
-    raised). Same results, CSV and gradebook either way."""
+    raised). Same results, CSV and gradebook either way. Then (``similarity``) the similarity report of the
+    submissions' solution cells (:mod:`autograder.similarity`): written to ``similarity/`` beside the CSV (or the
+    course), its flagged pairs named in each result's ``similar_to``; it changes no score."""
     course, submitted = Path(course).resolve(), Path(submitted).resolve()
     if not (course / "gradebook.db").exists():
         raise SystemExit(f"no gradebook in {course}: run `python -m autograder.generate` first")
@@ -599,6 +591,16 @@ def grade_class(
                 collect(s, a, fut.result)
             progress.close()
     log(f"grade_class: done in {time.time() - t0:.1f} s")
+    if similarity:
+        flag_similar(
+            results,
+            course,
+            submitted,
+            assignments,
+            Path(csv_path).parent if csv_path else course,
+            similarity_threshold,
+            log,
+        )
     log(f"grade_class: {summary_line(results)}")
     if not keep_workdirs:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -608,14 +610,52 @@ def grade_class(
     return results
 
 
+def flag_similar(
+    results: list[NotebookResult],
+    course: Path,
+    submitted: Path,
+    assignments: list[str],
+    where: Path,
+    threshold: float | None = None,
+    log=print,
+) -> None:
+    """The similarity report of the graded class under ``where/similarity``; each result gets its flagged pairs in
+    ``similar_to`` (a lead for the instructor to read; no score changes)."""
+    from autograder import similarity
+
+    t0 = time.time()
+    threshold = similarity.DEFAULT_THRESHOLD if threshold is None else threshold
+    graded = {(r.student, r.assignment) for r in results}
+    students = sorted({s for s, _ in graded})
+    with tempfile.TemporaryDirectory(prefix="frlab-similarity-") as tmp:
+        # only this run's submissions (a --student subset is compared among itself), links never followed
+        for s, a in sorted(graded):
+            src = Path(submitted) / s / a
+            for rel in sorted(regular_files(src)) if src.is_dir() else []:
+                if rel.endswith(".ipynb"):
+                    (Path(tmp) / s / a / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(src / rel, Path(tmp) / s / a / rel)
+        report = similarity.analyze(course, assignments, threshold, Path(tmp), log=lambda *a: None)
+    out = Path(where) / "similarity"
+    similarity.write_report(report, out, f"python -m autograder.grade_class (threshold {threshold})")
+    pairs = similarity.similar_to(report)
+    for r in results:
+        r.similar_to = pairs.get((r.student, r.assignment, r.notebook), [])
+    log(
+        f"grade_class: similarity of {len(students)} student(s)' solution cells: {len(report.flagged)} flagged "
+        f"pair(s) at >= {threshold:.0%} ({time.time() - t0:.1f} s) -> {out / 'similarity.html'}"
+    )
+
+
 def _results_of(rows: list[dict], workdir: Path) -> tuple[list[NotebookResult], Path]:
     return [NotebookResult(**r) for r in rows], workdir
 
 
 def summary_line(results: list[NotebookResult]) -> str:
     """One line for the instructor: how many notebooks were graded, scored zero, corrupt, timed out, missing,
-    flagged (tampering or not graded normally), and how many had answers of the wrong type (the CSV has each
-    notebook's ``status``, ``tampered`` and ``mistyped_tests``)."""
+    flagged (tampering or not graded normally), how many had answers of the wrong type, and how many are in a flagged
+    pair of the similarity report (the CSV has each notebook's ``status``, ``tampered``, ``mistyped_tests`` and
+    ``similar_to``)."""
     counts = {
         "graded": sum(r.status == "graded" for r in results),
         "zero": sum(r.status == "graded" and r.auto_max > 0 and r.auto_score == 0 for r in results),
@@ -625,6 +665,7 @@ def summary_line(results: list[NotebookResult]) -> str:
         "error": sum(r.status == "error" for r in results),
         "flagged": sum(bool(r.tampered) for r in results),
         "mis-typed answers": sum(bool(r.mistyped_tests) for r in results),
+        "similar to another": sum(bool(r.similar_to) for r in results),
     }
     return f"{len(results)} notebook(s): " + ", ".join(f"{v} {k}" for k, v in counts.items())
 
@@ -658,6 +699,10 @@ def main(argv=None) -> int:
         "--local-cluster", type=int, metavar="N", help="grade on a Dask LocalCluster of N single-threaded workers"
     )
     ap.add_argument("--retries", type=int, default=None, help="Dask: runs again of a task that raised (default 2)")
+    ap.add_argument(
+        "--no-similarity", action="store_true", help="skip the similarity report (similarity/ beside the CSV)"
+    )
+    ap.add_argument("--similarity-threshold", type=float, default=None, help="flag pairs at or above (default 0.5)")
     args = ap.parse_args(argv)
     course = args.course.resolve()
     assignments = args.assignment or sorted(p.name for p in (course / "release").iterdir() if p.is_dir())
@@ -673,6 +718,8 @@ def main(argv=None) -> int:
         scheduler=args.scheduler,
         local_cluster=args.local_cluster,
         retries=args.retries,
+        similarity=not args.no_similarity,
+        similarity_threshold=args.similarity_threshold,
     )
     print(f"grade_class: CSV -> {args.csv or course / 'grades.csv'}")
     return 0 if all(r.status != "error" or r.notebook != "*" for r in results) else 1

@@ -24,6 +24,28 @@ from pathlib import Path
 
 #: the line that tells the caller how long autograding took (the assignment's time limit applies to it)
 TOOK = "[frlab-grade-one] autograde took {:.1f} s"
+#: the environment variable in which the caller passes its pid: this runner dies with that process
+PARENT_PID = "FRLAB_GRADER_PID"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """Ask Linux to kill this process (SIGKILL) when the grader that started it dies, e.g. a Dask worker killed in
+    the middle of a task: the runner runs in its own session (so that a time-out kills its whole group) and would
+    otherwise outlive the worker and keep grading for nobody. Its kernel follows it (``bwrap --die-with-parent``,
+    or ipykernel's parent poller without the sandbox). Exits at once when the grader is already gone."""
+    import ctypes
+    import signal
+
+    expected = os.environ.get(PARENT_PID)
+    if not expected or not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if str(os.getppid()) != expected:  # the grader died before the request took effect
+        os._exit(1)
 
 
 def regular_files(folder: Path) -> set[str]:
@@ -63,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 64
     assignment, student = argv
+    die_with_parent()
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader
