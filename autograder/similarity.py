@@ -22,7 +22,10 @@ Writes, under ``--out`` (default ``<course>/similarity``):
 tokens, template removed) found in B's, and of B's found in A's; a short solution entirely inside a longer one
 scores 1. A flagged pair is a lead for a human to read, not a finding: short exercises with one natural
 solution are similar by nature. The report **never affects a grade**: this module reads the submissions and
-the release, and writes only under ``--out`` (not the gradebook, not ``grades.csv``).
+the release, and writes only under ``--out`` (not the gradebook). ``python -m autograder.grade_class`` runs it
+after grading (unless ``--no-similarity``): the report goes to ``similarity/`` beside the grades CSV, and each
+flagged pair is named on both students' rows of that CSV (column ``similar_to``, :func:`similar_to`), beside the
+scores, which it does not change.
 
 **Library: copydetect** (https://pypi.org/project/copydetect/, https://github.com/blingenf/copydetect, 0.5.0,
 MIT). It implements winnowing (Schleimer, Wilkerson & Aiken 2003), the fingerprinting behind MOSS, in
@@ -416,13 +419,30 @@ def main(argv=None) -> int:
     course = args.course.resolve()
     out = (args.out or course / "similarity").resolve()
     report = analyze(course, args.assignment, args.threshold, args.submitted)
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv(report, out / "similarity_flagged.csv")
     command = "python -m autograder.similarity " + " ".join(argv if argv is not None else sys.argv[1:])
-    (out / "similarity.html").write_text(render_html(report, command.strip()), encoding="utf-8")
+    write_report(report, out, command.strip())
     print(f"similarity: {len(report.flagged)} flagged pair(s) -> {out / 'similarity_flagged.csv'}")
     print(f"similarity: report -> {out / 'similarity.html'}")
     return 0
+
+
+def write_report(report: Report, out: Path, command: str = "") -> None:
+    """``similarity_flagged.csv`` and ``similarity.html`` under ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(report, out / "similarity_flagged.csv")
+    (out / "similarity.html").write_text(render_html(report, command), encoding="utf-8")
+
+
+def similar_to(report: Report) -> dict[tuple[str, str, str], list[str]]:
+    """``(student, assignment, notebook) -> ["other student: code 92%", ...]``: each flagged pair, named on both
+    students' rows (the grades CSV's ``similar_to`` column); most similar first."""
+    out: dict[tuple[str, str, str], list[str]] = {}
+    for p in report.flagged:  # sorted most similar first
+        what = f"{KINDS[p.cells]} {round(100 * p.similarity)}%"
+        out.setdefault((p.student_a, p.assignment, p.notebook), []).append(f"{p.student_b}: {what}")
+        out.setdefault((p.student_b, p.assignment, p.notebook), []).append(f"{p.student_a}: {what}")
+    return out
 
 
 if __name__ == "__main__":

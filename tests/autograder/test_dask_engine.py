@@ -135,8 +135,18 @@ def test_local_cluster_grades_like_the_thread_mode(thread_run, base_course, tmp_
     assert files_of(course) == files_of(ref_course)
 
 
+def _running(proc) -> bool:
+    import psutil
+
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 @pytest.mark.slow
 def test_killed_worker_loses_and_doubles_nothing(thread_run, base_course, tmp_path):
+    import psutil
     from distributed import Client, LocalCluster
 
     killed = []
@@ -154,8 +164,11 @@ def test_killed_worker_loses_and_doubles_nothing(thread_run, base_course, tmp_pa
                         if key.startswith("frlab-grade-"):
                             t = first_seen.setdefault(key, time.time())
                             if time.time() - t > 3 and not killed:
-                                killed.append((pid, key))
+                                below = psutil.Process(pid).children(recursive=True)  # grade_one, its kernel
+                                names = [" ".join(p.cmdline()) for p in below]
                                 os.kill(pid, signal.SIGKILL)
+                                time.sleep(5)  # a surviving runner would still be grading (a submission takes >10 s)
+                                killed.append((pid, key, names, [n for p, n in zip(below, names) if _running(p)]))
                 time.sleep(0.3)
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
@@ -168,6 +181,10 @@ def test_killed_worker_loses_and_doubles_nothing(thread_run, base_course, tmp_pa
             stop.set()
             watcher.join(30)
     assert killed, "no worker was killed during a task"
+    # the killed worker's grading processes died with it (grade_one.die_with_parent) instead of grading for nobody
+    _pid, _key, below, survivors = killed[0]
+    assert any("autograder.grade_one" in name for name in below), below
+    assert not survivors, survivors
     # every submission graded exactly once, as in the thread mode
     assert sorted(r.student for r in results) == STUDENTS
     rows = csv_rows(course)

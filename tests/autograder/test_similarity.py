@@ -210,3 +210,27 @@ def test_cli_writes_csv_and_html_and_never_touches_grades(course, tmp_path, caps
 def test_unknown_assignment_is_refused(course):
     with pytest.raises(SystemExit, match="unknown assignment"):
         similarity.analyze(course, ["nope"], log=lambda *a: None)
+
+
+def test_grade_class_names_flagged_pairs_in_its_csv_without_changing_scores(course, tmp_path):
+    from autograder.grade_class import NotebookResult, flag_similar, summary_line, write_csv
+
+    results = [
+        NotebookResult(s, A, A, auto_score=score, auto_max=3.0)
+        for s, score in (("alice", 3.0), ("bob", 1.0), ("carol", 2.0), ("gina", 0.0))
+    ]
+    before = [(r.student, r.status, r.auto_score, r.auto_max) for r in results]
+    flag_similar(results, course, course / "submitted", [A], tmp_path, 0.5, log=lambda *a: None)
+    assert [(r.student, r.status, r.auto_score, r.auto_max) for r in results] == before  # never a grade
+    by = {r.student: r.similar_to for r in results}
+    assert len(by["alice"]) == 2 and all(x.startswith("bob: ") for x in by["alice"])  # code and written answer
+    assert {x.split(": ")[1].split()[0] for x in by["alice"]} == {"code", "written"}
+    assert all(x.startswith("alice: ") for x in by["bob"]) and by["carol"] == [] and by["gina"] == []
+    # only the graded students were compared: dave and erin are in the course but not in this run
+    assert "dave" not in (tmp_path / "similarity" / "similarity.html").read_text()
+    assert "1 similar to another" not in summary_line(results) and "2 similar to another" in summary_line(results)
+    write_csv(results, tmp_path / "grades.csv")
+    rows = {r["student"]: r for r in csv.DictReader((tmp_path / "grades.csv").open())}
+    assert set(rows["bob"]["similar_to"].split("; ")) == set(by["bob"]) and rows["carol"]["similar_to"] == ""
+    flagged_csv = list(csv.DictReader((tmp_path / "similarity" / "similarity_flagged.csv").open()))
+    assert {frozenset((r["student_a"], r["student_b"])) for r in flagged_csv} == {frozenset(("alice", "bob"))}
