@@ -1,12 +1,16 @@
 """The engines of the class autograder on one machine: sequential nbgrader, grade_class's threads, Dask.
 
-    python -m labtools.bench.grading_engines [--student S ...] [--jobs 2] [--workers 2]
+    python -m labtools.bench.grading_engines [--student S ...] [--jobs 2] [--workers 2] [--rounds 3]
 
-The same corpus submissions (``autograder/corpus/submitted``), in one run, in three fresh copies of a self-test
-course (same sandboxed kernel, limits and checker draw: ``FRLAB_CHECKER_SEED``), each writing feedback pages:
+The same corpus submissions (``autograder/corpus/submitted``; by default ten, a right and a wrong one of every
+chapter), in one run, in fresh copies of a self-test course (same sandboxed kernel, limits and checker draw:
+``FRLAB_CHECKER_SEED``), each writing feedback pages, ``--rounds`` times (the engines' order rotates from one round
+to the next; each mode is reported as min / median / max over the rounds, and so is each ratio, taken within a
+round):
 
 * sequential: ``nbgrader autograde <assignment>`` then ``nbgrader generate_feedback <assignment>`` (one process);
-* threads: ``python -m autograder.grade_class -j JOBS`` (the default engine);
+* threads: ``python -m autograder.grade_class -j JOBS`` (the default engine; its similarity report, which
+  sequential nbgrader does not make, is left out of the timing: ``--no-similarity``);
 * Dask: ``python -m autograder.grade_class --local-cluster WORKERS`` (:mod:`autograder.dask_engine`), the cluster's
   start and stop included; the start-up of a LocalCluster alone is timed apart.
 
@@ -25,6 +29,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -37,14 +42,20 @@ from autograder.selftest import SELFTEST_ENV, prepare
 
 RUNS = AUTOGRADER_DIR / "runs" / "bench-engines"
 OUT = REPO_ROOT / "results" / "autograder" / "engines.json"
+#: the submissions of the first measurement (results/autograder/README.md): 4 of Part 1, 2 of each other chapter
 DEFAULT_STUDENTS = [
     "p1-correct",
+    "p1-wrong-swapped",
     "p1-exception",
     "p1-type-float",
-    "p1-untouched",
-    "p1-wrong-positions-T",
-    "p1-wrong-swapped",
+    "p2-correct",
+    "p2-table-contradicts-logs",
+    "p3-correct",
+    "p3-mean-contradicts-runs",
+    "p4-correct",
+    "p4-fp4-instead-of-nf4",
 ]
+ENGINES = ("sequential", "threads", "dask")
 VARYING = {"seconds", "sandbox"}
 
 
@@ -77,11 +88,56 @@ def cluster_startup(workers: int) -> float:
     return time.time() - t0
 
 
+def spread(values: list[float], ndigits: int = 1) -> dict:
+    """min / median / max of ``values``."""
+    return {
+        "min": round(min(values), ndigits),
+        "median": round(statistics.median(values), ndigits),
+        "max": round(max(values), ndigits),
+    }
+
+
+def one_round(base: Path, students, assignments, expected, order, args, cell_timeout) -> tuple[dict, bool]:
+    """One round: the three engines in ``order``, each on a fresh copy of the course; (seconds, same CSV)."""
+    courses = {k: RUNS / k for k in ENGINES}
+    for d in courses.values():
+        if d.exists():
+            shutil.rmtree(d)
+        shutil.copytree(base, d)
+        write_config(d)
+    seq = courses["sequential"]
+    for s in students:
+        a = expected[s]["assignment"]
+        shutil.copytree(SUBMITTED_DIR / s / a, seq / "submitted" / s / a)
+    seconds = {}
+    for name in order:
+        t0 = time.time()
+        if name == "sequential":
+            for a in assignments:
+                nbgrader(seq, "autograde", a, "--force", "--log-level=WARN", check=False)
+                nbgrader(seq, "generate_feedback", a, "--force", "--log-level=WARN", check=False)
+        else:
+            grade_class(
+                assignments,
+                SUBMITTED_DIR,
+                courses[name],
+                students=students,
+                csv_path=courses[name] / "grades.csv",
+                cell_timeout=cell_timeout,
+                log=lambda *a: None,
+                similarity=False,
+                **({"jobs": args.jobs} if name == "threads" else {"local_cluster": args.workers}),
+            )
+        seconds[name] = time.time() - t0
+    return seconds, _rows(courses["threads"] / "grades.csv") == _rows(courses["dask"] / "grades.csv")
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--student", action="append", help=f"corpus students (default: {' '.join(DEFAULT_STUDENTS)})")
     ap.add_argument("--jobs", "-j", type=int, default=2, help="threads of grade_class's default engine")
     ap.add_argument("--workers", type=int, default=2, help="worker processes of the Dask LocalCluster")
+    ap.add_argument("--rounds", type=int, default=3, help="runs of the three engines (min/median/max reported)")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     os.environ.update({k: os.environ.get(k, v) for k, v in SELFTEST_ENV.items()})
@@ -91,73 +147,51 @@ def main(argv=None) -> dict:
     students = sorted(args.student or DEFAULT_STUDENTS)
     assignments = sorted({expected[s]["assignment"] for s in students})
     base, _ = prepare(RUNS, only=assignments, log=lambda *a: None)
-    courses = {k: RUNS / k for k in ("sequential", "threads", "dask")}
-    for d in courses.values():
-        if d.exists():
-            shutil.rmtree(d)
-        shutil.copytree(base, d)
-        write_config(d)
     cell_timeout = int(os.environ["FRLAB_CELL_TIMEOUT"])
-    seconds = {}
-
-    seq = courses["sequential"]
-    for s in students:
-        a = expected[s]["assignment"]
-        shutil.copytree(SUBMITTED_DIR / s / a, seq / "submitted" / s / a)
-    t0 = time.time()
-    for a in assignments:
-        nbgrader(seq, "autograde", a, "--force", "--log-level=WARN", check=False)
-        nbgrader(seq, "generate_feedback", a, "--force", "--log-level=WARN", check=False)
-    seconds["sequential"] = time.time() - t0
-
-    for name, engine in (("threads", {"jobs": args.jobs}), ("dask", {"local_cluster": args.workers})):
-        t0 = time.time()
-        grade_class(
-            assignments,
-            SUBMITTED_DIR,
-            courses[name],
-            students=students,
-            csv_path=courses[name] / "grades.csv",
-            cell_timeout=cell_timeout,
-            log=lambda *a: None,
-            **engine,
+    rounds = []
+    for k in range(args.rounds):
+        order = ENGINES[k % 3 :] + ENGINES[: k % 3]
+        seconds, same = one_round(base, students, assignments, expected, order, args, cell_timeout)
+        rounds.append({"order": list(order), "seconds": {e: round(seconds[e], 1) for e in ENGINES}, "same_csv": same})
+        print(
+            f"engines: round {k + 1}/{args.rounds} ({' -> '.join(order)}): "
+            + ", ".join(f"{e} {seconds[e]:.1f} s" for e in ENGINES)
+            + f", sequential/threads {seconds['sequential'] / seconds['threads']:.2f}x",
+            flush=True,
         )
-        seconds[name] = time.time() - t0
     startup = cluster_startup(args.workers)
 
     n = len(students)
-    inside = {}  # mean seconds of one student's grading inside grade_student (the CSV's column), per engine
-    for name in ("threads", "dask"):
-        with (courses[name] / "grades.csv").open() as f:
-            per_student = {(r["student"], r["assignment"]): float(r["seconds"]) for r in csv.DictReader(f)}
-        inside[name] = round(sum(per_student.values()) / max(1, len(per_student)), 1)
-    same = _rows(courses["threads"] / "grades.csv") == _rows(courses["dask"] / "grades.csv")
+    stats = {e: spread([r["seconds"][e] for r in rounds]) for e in ENGINES}
+    ratio = {
+        "threads_vs_sequential": spread([r["seconds"]["sequential"] / r["seconds"]["threads"] for r in rounds], 2),
+        "dask_vs_sequential": spread([r["seconds"]["sequential"] / r["seconds"]["dask"] for r in rounds], 2),
+        "dask_vs_threads": spread([r["seconds"]["threads"] / r["seconds"]["dask"] for r in rounds], 2),
+    }
+    overhead = spread([(r["seconds"]["dask"] - r["seconds"]["threads"] - startup) / n for r in rounds], 2)
     results = {
         "submissions": n,
         "jobs": args.jobs,
         "dask_workers": args.workers,
         "cpus": os.cpu_count(),
-        "sequential_s": round(seconds["sequential"], 1),
-        "threads_s": round(seconds["threads"], 1),
-        "dask_s": round(seconds["dask"], 1),
+        "rounds": rounds,
+        "seconds": stats,
+        "ratios": ratio,
+        "per_min_median": {e: round(60 * n / stats[e]["median"], 2) for e in ENGINES},
         "dask_cluster_startup_s": round(startup, 1),
-        "per_min": {k: round(60 * n / v, 2) for k, v in seconds.items()},
-        "threads_vs_sequential": round(seconds["sequential"] / seconds["threads"], 2),
-        "dask_vs_sequential": round(seconds["sequential"] / seconds["dask"], 2),
-        "dask_vs_threads": round(seconds["threads"] / seconds["dask"], 2),
-        "dask_overhead_per_submission_s": round((seconds["dask"] - seconds["threads"] - startup) / n, 2),
-        "grade_student_mean_s": inside,
-        "threads_and_dask_same_csv": same,
+        "dask_overhead_per_submission_s": overhead,
+        "threads_and_dask_same_csv": all(r["same_csv"] for r in rounds),
     }
     report = {
-        "what": "one run, the same corpus submissions graded three ways on this machine, each with feedback pages: "
-        "sequential `nbgrader autograde` + `generate_feedback`, `grade_class -j JOBS` (threads, default engine), "
-        "`grade_class --local-cluster WORKERS` (Dask, cluster start and stop included)",
+        "what": "the same corpus submissions graded three ways on this machine in each round, each with feedback "
+        "pages: sequential `nbgrader autograde` + `generate_feedback`, `grade_class -j JOBS --no-similarity` "
+        "(threads, default engine), `grade_class --local-cluster WORKERS --no-similarity` (Dask, cluster start and "
+        "stop included); seconds and ratios as min / median / max over the rounds (a ratio within a round)",
         "results": results,
         "provenance": {
             "command": "python -m labtools.bench.grading_engines"
             + "".join(f" --student {s}" for s in args.student or [])
-            + f" -j {args.jobs} --workers {args.workers}",
+            + f" -j {args.jobs} --workers {args.workers} --rounds {args.rounds}",
             "students": students,
             "env": {k: os.environ[k] for k in (*SELFTEST_ENV, "FRLAB_CHECKER_SEED")},
             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
@@ -168,13 +202,18 @@ def main(argv=None) -> dict:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
+
+    def fmt(d):
+        return f"{d['median']} (min {d['min']}, max {d['max']})"
+
     print(
-        f"engines: {n} submissions | sequential nbgrader {results['sequential_s']} s"
-        f" | threads -j {args.jobs} {results['threads_s']} s ({results['threads_vs_sequential']}x sequential)"
-        f" | Dask LocalCluster({args.workers}) {results['dask_s']} s ({results['dask_vs_sequential']}x sequential,"
-        f" {results['dask_vs_threads']}x threads) | cluster start-up {results['dask_cluster_startup_s']} s,"
-        f" Dask overhead {results['dask_overhead_per_submission_s']} s/submission"
-        f" (one student inside grade_student: threads {inside['threads']} s, Dask {inside['dask']} s) | same CSV: {same}"
+        f"engines: {n} submissions, {args.rounds} round(s), median (min, max) | sequential nbgrader"
+        f" {fmt(stats['sequential'])} s | threads -j {args.jobs} {fmt(stats['threads'])} s | Dask LocalCluster"
+        f"({args.workers}) {fmt(stats['dask'])} s\n"
+        f"engines: threads / sequential {fmt(ratio['threads_vs_sequential'])}x | Dask / sequential"
+        f" {fmt(ratio['dask_vs_sequential'])}x | Dask / threads {fmt(ratio['dask_vs_threads'])}x | cluster start-up"
+        f" {results['dask_cluster_startup_s']} s | Dask overhead {fmt(overhead)} s/submission | same CSV:"
+        f" {results['threads_and_dask_same_csv']}"
         f" -> {args.out.relative_to(REPO_ROOT) if args.out.is_relative_to(REPO_ROOT) else args.out}"
     )
     return report
