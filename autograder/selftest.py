@@ -170,7 +170,15 @@ def check_feedback(course: Path, submitted: Path, expected: dict) -> tuple[list[
     return sorted(set(problems)), pages
 
 
-def run(jobs: int | None = None, only: list[str] | None = None, students: list[str] | None = None, log=print) -> dict:
+def run(
+    jobs: int | None = None,
+    only: list[str] | None = None,
+    students: list[str] | None = None,
+    log=print,
+    local_cluster: int | None = None,
+) -> dict:
+    """Grade the corpus (``only`` these assignments, these ``students``) and compare with what each case expects;
+    ``local_cluster``: on a Dask LocalCluster of that many workers instead of ``jobs`` threads."""
     from autograder.grade_class import grade_class
 
     os.environ.update({k: os.environ.get(k, v) for k, v in SELFTEST_ENV.items()})
@@ -196,6 +204,8 @@ def run(jobs: int | None = None, only: list[str] | None = None, students: list[s
         kw = {"notebook_timeout": nb_timeout} if nb_timeout else {}
         kw["cell_timeout"] = int(os.environ["FRLAB_CELL_TIMEOUT"])
         group_assignments = sorted({expected[s]["assignment"] for s in group})
+        if local_cluster:
+            kw["local_cluster"] = local_cluster
         results += grade_class(
             group_assignments, SUBMITTED_DIR, course, jobs=jobs, students=sorted(group), log=log, **kw
         )
@@ -215,6 +225,7 @@ def run(jobs: int | None = None, only: list[str] | None = None, students: list[s
         "seconds_generate": round(t_gen, 1),
         "seconds_grade": round(t_grade, 1),
         "jobs": jobs or os.cpu_count(),
+        "engine": f"Dask LocalCluster({local_cluster})" if local_cluster else "threads",
         "sandbox": results[0].sandbox if results else "",
         "ok": not (misgrades or stale or fb_problems),
     }
@@ -228,15 +239,16 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", "-j", type=int, default=None)
     ap.add_argument("--only", action="append", help="only these assignments")
     ap.add_argument("--student", action="append", help="only these corpus students")
+    ap.add_argument("--local-cluster", type=int, metavar="N", help="grade on a Dask LocalCluster of N workers")
     args = ap.parse_args(argv)
-    rep = run(args.jobs, args.only, args.student)
+    rep = run(args.jobs, args.only, args.student, local_cluster=args.local_cluster)
     for k in ("stale", "misgrades", "feedback_leaks"):
         for p in rep[k]:
             print(f"{k.upper()}: {p}")
     print(
         f"selftest: {rep['submissions']} submission(s), {len(rep['misgrades'])} mis-grade(s), "
         f"{len(rep['feedback_leaks'])} feedback leak(s) in {rep['feedback_pages']} page(s), "
-        f"{len(rep['stale'])} stale; grading {rep['seconds_grade']} s with {rep['jobs']} worker(s), "
+        f"{len(rep['stale'])} stale; grading {rep['seconds_grade']} s with {rep['engine']} ({rep['jobs']} worker(s)), "
         f"sandbox={rep['sandbox']}"
     )
     return 0 if rep["ok"] else 1

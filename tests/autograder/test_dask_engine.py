@@ -17,7 +17,18 @@ from autograder.corpus_spec import SUBMITTED_DIR  # noqa: E402
 from autograder.selftest import SELFTEST_ENV  # noqa: E402
 
 P1 = "part1_parameter_counting"
-STUDENTS = ["p1-correct", "p1-type-float", "p1-untouched", "p1-wrong-positions-T"]
+#: every way a notebook can come out of grading except a time-out (whose limit would make the test minutes longer):
+#: right, wrong, mis-typed, untouched, a kernel that dies, tampered tests, corrupt, missing
+STUDENTS = [
+    "p1-correct",
+    "p1-corrupt-json",
+    "p1-kernel-crash",
+    "p1-missing-notebook",
+    "p1-tamper-deleted-tests",
+    "p1-type-float",
+    "p1-untouched",
+    "p1-wrong-positions-T",
+]
 #: columns that may differ between two runs of the same grading
 VARYING = {"seconds", "sandbox"}
 
@@ -128,7 +139,8 @@ def test_worker_without_inputs_fails_clearly(monkeypatch):
 def test_local_cluster_grades_like_the_thread_mode(thread_run, base_course, tmp_path):
     course, results = grade(base_course, tmp_path / "course", local_cluster=2)
     ref_course, ref_results = thread_run
-    assert {r.status for r in ref_results} == {"graded"}
+    assert {r.status for r in ref_results} == {"graded", "corrupt", "missing"}
+    assert any(r.tampered for r in ref_results) and any("kernel died" in r.reason for r in ref_results)
     assert csv_rows(course) == csv_rows(ref_course)
     assert len(csv_rows(course)) == len(STUDENTS)
     assert gradebook(course) == gradebook(ref_course)
