@@ -15,9 +15,11 @@ Protocol (one JSON object per line): the client writes ``{"id", "cwd", "env", "a
 stdin; the server answers ``{"id", "pid"}`` when the child is started and ``{"id", "status"}`` (its exit status,
 negative for a signal) when it has exited. The client kills a child with ``os.killpg(pid, SIGKILL)``.
 
-Lifetimes: the server dies with the process that started it and each child dies with the server (Linux
-``PR_SET_PDEATHSIG``, :func:`autograder.grade_one.die_with_parent`): a grader or a Dask worker killed in the middle
-of a class leaves nothing grading for nobody.
+Lifetimes: the server exits when its stdin closes, which happens when the process that started it exits or dies
+(not tied to the thread that started it: Linux's parent-death signal would be, and grading threads come and go);
+each child dies with the server (Linux ``PR_SET_PDEATHSIG``, :func:`autograder.grade_one.die_with_parent`, set from
+the server's only thread). A grader or a Dask worker killed in the middle of a class leaves nothing grading for
+nobody.
 """
 
 from __future__ import annotations
@@ -86,10 +88,9 @@ def _child(request: dict) -> None:
 
 def serve() -> int:
     """The server's loop: read requests on stdin, fork a child per request, report starts and exits on stdout."""
-    from autograder.grade_one import PARENT_PID, die_with_parent
-
-    die_with_parent()
     import importlib
+
+    from autograder.grade_one import PARENT_PID
 
     for name in PRELOAD:
         try:
