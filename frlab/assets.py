@@ -7,7 +7,8 @@ Every file the lab needs from outside the repository is listed in
    verified copy, or an archive the user put there by hand;
 2. the configured mirror (``FRLAB_MIRROR``): a directory (holding the asset's
    files or its archive) or a base URL;
-3. the asset's original URL(s).
+3. for an asset the repository ships, its folder in this checkout;
+4. the asset's original URL(s).
 
 Downloads resume from a ``.part`` file, show a progress bar and are verified
 against the manifest's sha256.  Archives are extracted into a temporary folder
@@ -22,6 +23,9 @@ Two kinds of entries need more than a list of sha256:
   file's name resolved against the project's assets release,
   :data:`frlab.publishing.RELEASE_URL` (the one place it is set); their sha256
   are known.
+* **Assets the repository ships** (``shipped``, kind ``files``: the project's CPU base model): a folder of the
+  repository, used from the checkout when there is one (before the original URL), else downloaded file by file from
+  the repository (:data:`frlab.publishing.RAW_URL`), each file checked against its sha256.
 * **Assets accepted by their structure** (``check`` and ``splits``, e.g.
   ``cls-books``): a folder is good when its files have the right structure and
   it holds one of the known splits; :func:`split_of` says which, and the split
@@ -47,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from frlab.paths import PACKAGE_DIR, cache_dir, replaced_atomically
-from frlab.publishing import RELEASE_URL, release_asset_url
+from frlab.publishing import RAW_URL, RELEASE_URL, release_asset_url, repository_file_url
 
 MANIFEST_PATH = PACKAGE_DIR / "assets_manifest.json"
 MIRROR_ENV = "FRLAB_MIRROR"
@@ -79,12 +83,16 @@ class Asset:
     extra: dict = field(default_factory=dict)
 
 
-def load_manifest(path: Path | str = MANIFEST_PATH, *, release_url: str = RELEASE_URL) -> dict[str, Asset]:
+def load_manifest(
+    path: Path | str = MANIFEST_PATH, *, release_url: str = RELEASE_URL, repository_raw_url: str = RAW_URL
+) -> dict[str, Asset]:
     """The manifest's assets by name.
 
     An entry with a ``release_file`` is published by the project: its first URL is that file in the release
     ``release_url`` (default :data:`frlab.publishing.RELEASE_URL`), its archive is that file unless the entry
-    names another, and it must give the archive's sha256. A split of a ``splits`` section given as
+    names another, and it must give the archive's sha256. An entry with ``shipped`` (kind ``files``) is a folder of
+    the project's repository: its URL is that folder in the repository (``repository_raw_url``, default
+    :data:`frlab.publishing.RAW_URL`), each file downloaded on its own and checked against its sha256. A split of a ``splits`` section given as
     ``"files_of": "<asset>"`` is checked against the sha256 of that asset's files.
     """
     raw = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -98,6 +106,10 @@ def load_manifest(path: Path | str = MANIFEST_PATH, *, release_url: str = RELEAS
                 raise ValueError(f"manifest {path}: {name!r} is published by the project but has no archive_sha256")
             entry["urls"] = [release_asset_url(release_file, release_url), *entry.get("urls", [])]
             entry.setdefault("archive", release_file)
+        if shipped := entry.get("shipped"):
+            if entry.get("kind") != "files" or not all(entry.get("files", {}).values()):
+                raise ValueError(f"manifest {path}: {name!r} is shipped in the repository: kind 'files', every sha256")
+            entry["urls"] = [repository_file_url(shipped, repository_raw_url), *entry.get("urls", [])]
         known = {k: entry[k] for k in Asset.__dataclass_fields__ if k in entry and k not in ("name", "extra")}
         extra = {k: v for k, v in entry.items() if k not in Asset.__dataclass_fields__}
         assets[name] = Asset(name=name, extra=extra, **known)
@@ -335,6 +347,19 @@ def _download_and_extract(asset: Asset, url: str, cache: Path, target: Path, pro
         raise type(exc)(f"{exc} (the download was moved to {aside})") from exc
 
 
+def _download_files(asset: Asset, base_url: str, cache: Path, target: Path, progress: bool) -> Path:
+    """Download each file of a ``files`` asset from ``base_url/<file>``, each checked against its sha256 (a corrupt
+    one is moved aside), then put the folder in place atomically."""
+    staging = cache / f".{asset.name}.download"
+    for rel in asset.files:
+        dest = staging / rel
+        if not (dest.is_file() and sha256_of(dest) == asset.files[rel]):
+            download(f"{base_url.rstrip('/')}/{rel}", dest, expected_sha256=asset.files[rel], progress=progress)
+    found = copy_atomically(asset, staging, target, f"download {base_url}")
+    shutil.rmtree(staging, ignore_errors=True)
+    return found
+
+
 def asset_dir(name: str, cache: Path | None = None) -> Path:
     return Path(cache or cache_dir()) / name
 
@@ -395,8 +420,25 @@ def _resolve(
     else:
         tried.append(f"no mirror (set {MIRROR_ENV})")
 
-    # 3. original source
-    if allow_network and asset.kind == "archive" and asset.urls:
+    # 3. shipped with the project: its folder in this checkout (a pip-installed frlab has none: step 4)
+    if shipped := asset.extra.get("shipped"):
+        folder = PACKAGE_DIR.parent / shipped
+        tried.append(f"the project's folder {shipped}")
+        if folder.is_dir():
+            try:
+                return copy_atomically(asset, folder, target, f"the project's folder {shipped}")
+            except AssetError as exc:
+                _note(tried, exc, errors, asset)
+
+    # 4. original source
+    if allow_network and asset.kind == "files" and asset.urls:
+        for url in asset.urls:
+            tried.append(f"original URL {url}/")
+            try:
+                return _download_files(asset, url, cache, target, progress)
+            except (urllib.error.URLError, OSError, ValueError, AssetError) as exc:
+                _note(tried, exc, errors, asset)
+    elif allow_network and asset.kind == "archive" and asset.urls:
         for url in asset.urls:
             tried.append(f"original URL {url}")
             try:

@@ -2,7 +2,8 @@
 
 The one place these addresses are set. Everything else derives from them: the "Open in Colab" links, the
 ``pip install frlab @ git+…`` requirement of the Colab install cell, and the download URL of every asset that the
-project publishes itself (an entry of ``assets_manifest.json`` with a ``release_file``; see
+project publishes itself (an entry of ``assets_manifest.json`` with a ``release_file``, or with ``shipped``: a
+folder of the repository, downloaded from :data:`RAW_URL`; see
 :func:`frlab.assets.load_manifest`). ``tests/frlab/test_publishing.py`` checks that the repository's other files
 (README.md, _config.yml, the book, the generated notebooks, autograder/colab.py) agree with this module.
 
@@ -23,6 +24,9 @@ DEFAULT_BRANCH = "main"
 ASSETS_RELEASE_TAG = "assets-v1"
 #: base URL of the release's files: ``<RELEASE_URL>/<file>``
 RELEASE_URL = f"{REPOSITORY_URL}/releases/download/{ASSETS_RELEASE_TAG}"
+
+#: base URL of the repository's files on the default branch: ``<RAW_URL>/<path in the repository>``
+RAW_URL = f"https://raw.githubusercontent.com/{REPOSITORY_URL.removeprefix('https://github.com/')}/{DEFAULT_BRANCH}"
 
 COLAB_URL = "https://colab.research.google.com"
 COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
@@ -60,3 +64,12 @@ def release_asset_url(filename: str, release_url: str = RELEASE_URL) -> str:
     if not filename or "/" in filename or filename in (".", ".."):
         raise ValueError(f"a release file is a plain file name, not {filename!r}")
     return f"{release_url.rstrip('/')}/{filename}"
+
+
+def repository_file_url(relpath: str, raw_url: str = RAW_URL) -> str:
+    """Download URL of a file or folder of the repository (``assets/roberta-small-fr-cpu``): the project's files
+    that a pip-installed frlab needs and that the repository ships (an asset with ``shipped`` in the manifest)."""
+    parts = relpath.strip("/").split("/")
+    if not relpath.strip("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"a path in the repository, not {relpath!r}")
+    return f"{raw_url.rstrip('/')}/{'/'.join(parts)}"
