@@ -8,7 +8,7 @@ export FRLAB_MIRROR ?= $(abspath ../shared/data)
 setup:
 	bash scripts/setup.sh
 
-## main job on the embedded default: every chapter notebook executed headless (smoke profile on CPU)
+## main job: every chapter executed headless (on a CPU: the cpu profile, the shipped base model, one seed per init)
 run: setup
 	$(PY) -m labtools.run_lab
 

@@ -69,7 +69,7 @@ def hyperparameters(profile: profiles.Profile | str | None = None) -> dict:
         max_pieces=p.pick(full=None, cpu=126, smoke=126),  # cpu/smoke base models saw 128-token blocks
         validate_interval_updates=p.pick(full=0, cpu=100, smoke=6),
         log_interval=p.pick(full=20, cpu=25, smoke=4),
-        seeds=list(SEEDS),
+        seeds=list(SEEDS[: p.seeds] if p.seeds else SEEDS),  # FRLAB_SEEDS: the first N only
         threads=p.pick(full=None, cpu=1, smoke=1),  # 1 thread: faster for batch 8 on a shared CPU
     )
     return hp

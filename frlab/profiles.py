@@ -6,7 +6,8 @@
 * ``smoke`` – 2-core CPU in minutes: tiny models and data slices; what CI runs.
 
 Select with the environment variable ``FRLAB_PROFILE`` (or pass ``name=``).
-Without it: ``full`` when a CUDA GPU is visible, else ``smoke``.
+Without it: ``full`` when a CUDA GPU is visible, else ``smoke``. ``FRLAB_SEEDS=N`` runs the first N seeds of the
+chapters' seed list instead of all three (the main job on a CPU runs one: ``make run``).
 
 The environment is read in one place, :func:`current`. An entry point resolves the profile once — a notebook
 with ``PROFILE = profiles.banner()``, a command line with ``--profile`` — and passes the :class:`Profile` down;
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 PROFILES = ("full", "cpu", "smoke")
 ENV_VAR = "FRLAB_PROFILE"
+SEEDS_VAR = "FRLAB_SEEDS"
 
 
 class ProfileError(ValueError):
@@ -42,6 +44,7 @@ def _cuda_available() -> bool:
 class Profile:
     name: str
     device: str
+    seeds: int | None = None  # run only the first ``seeds`` seeds of each experiment (None: all)
 
     @property
     def is_full(self) -> bool:
@@ -61,7 +64,8 @@ class Profile:
             dev = f"cuda ({torch.cuda.get_device_name(0)})"
         else:
             dev = f"cpu ({os.cpu_count()} cores, {platform.machine()})"
-        return f"frlab profile: {self.name} | device: {dev}"
+        seeds = f" | seeds: first {self.seeds} only ({SEEDS_VAR})" if self.seeds else ""
+        return f"frlab profile: {self.name} | device: {dev}{seeds}"
 
 
 _ACTIVE: Profile | None = None
@@ -75,7 +79,10 @@ def current(name: str | None = None) -> Profile:
     if name not in PROFILES:
         raise ProfileError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)} (set {ENV_VAR})")
     device = "cuda" if _cuda_available() else "cpu"
-    return Profile(name=name, device=device)
+    seeds = os.environ.get(SEEDS_VAR, "").strip()
+    if seeds and not (seeds.isdigit() and int(seeds) > 0):
+        raise ProfileError(f"{SEEDS_VAR} must be a positive number of seeds, not {seeds!r}")
+    return Profile(name=name, device=device, seeds=int(seeds) if seeds else None)
 
 
 def activate(profile: Profile | None) -> Profile | None:

@@ -1,6 +1,6 @@
 """All the lab's benchmarks, one after the other (`make bench`). Each prints its own figures.
 
-    python -m labtools.bench [--only setup fairseq hf autograde engines notebooks]
+    python -m labtools.bench [--only setup fairseq hf autograde engines notebooks main]
 
 Performance targets are printed here, never asserted in tests.
 """
@@ -17,6 +17,7 @@ BENCHES = {
     "autograde": ["autograde_speed"],  # parallel vs sequential autograding (ratio)
     "engines": ["grading_engines"],  # sequential nbgrader vs grade_class threads vs Dask LocalCluster
     "notebooks": ["notebook_speed", "--cold"],  # every chapter in smoke vs its time budget
+    "main": ["main_job"],  # make run's main job end to end vs its 15-min budget on 2 cores
 }
 
 

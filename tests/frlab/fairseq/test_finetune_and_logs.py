@@ -224,14 +224,6 @@ def test_course_hyperparameters():
         assert flag in joined, flag
 
 
-def test_base_model_dir_cpu_missing_names_the_command(tmp_path, monkeypatch):
-    from frlab.fairseq import pretrain
-
-    monkeypatch.setenv("FRLAB_WORK", str(tmp_path))
-    with pytest.raises(pretrain.BaseModelError, match="python -m frlab.fairseq.pretrain --profile cpu"):
-        pretrain.base_model_dir("cpu")
-
-
 def _six_runs(root: Path, pre: list[float], rnd: list[float], last_step: int, dim: int | None):
     for init, accs in (("pretrained", pre), ("random", rnd)):
         for seed, acc in enumerate(accs):
