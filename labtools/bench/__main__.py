@@ -1,6 +1,6 @@
 """All the lab's benchmarks, one after the other (`make bench`). Each prints its own figures.
 
-    python -m labtools.bench [--only setup fairseq hf autograde engines notebooks main]
+    python -m labtools.bench [--only setup fairseq hf engines notebooks main]
 
 Performance targets are printed here, never asserted in tests.
 """
@@ -14,7 +14,6 @@ BENCHES = {
     "setup": ["setup_time", "--skip-tests"],  # one-command set-up on a fresh venv (target <= 8 min)
     "fairseq": ["fairseq_speed"],  # fairseq s/update, course configuration
     "hf": ["hf_vs_fairseq"],  # HF Trainer s/step vs fairseq s/update (ratio)
-    "autograde": ["autograde_speed"],  # parallel vs sequential autograding (ratio)
     "engines": ["grading_engines"],  # sequential nbgrader vs grade_class threads vs Dask LocalCluster
     "notebooks": ["notebook_speed", "--cold"],  # every chapter in smoke vs its time budget
     "main": ["main_job"],  # make run's main job end to end vs its 15-min budget on 2 cores
