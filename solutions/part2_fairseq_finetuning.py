@@ -14,7 +14,7 @@
 # | profile | base model | data | runs |
 # |---|---|---|---|
 # | `full` (GPU) | the course's RoBERTa_small_fr (or one rebuilt by the pretraining recipe) | all of CLS-Books | 6 × 1,000 updates (1,125 on the course's 1,800-review split) |
-# | `cpu` | our CPU reference model (`python -m frlab.fairseq.pretrain --profile cpu`, ~1 h) | all of CLS-Books | 6 × 1,000 updates |
+# | `cpu` | our CPU base model, shipped with the project (rebuilt by `python -m frlab.fairseq.pretrain --profile cpu`, ~1 h) | all of CLS-Books | 6 × 1,000 updates (`make run`: 2 × 1,000, one seed) |
 # | `smoke` | a toy model trained on the spot (a minute) | a slice | 6 × a few dozen updates |
 #
 # The smoke profile only checks that the pipeline works: its accuracies are noise. The stored `cpu` reference
@@ -503,12 +503,13 @@ assert not _problems, "\n".join(_problems)
 # * **What the pretrained model brings**: MLM pretraining has already organised the embeddings and layers so that
 #   words and phrases with related meaning (including sentiment-bearing ones) have related representations; the
 #   classifier only has to learn a small readout on top, which a few hundred small steps can do.
-# * **Why lr 1e-5 × 1,000 updates starves the random model**: with Adam each weight moves by about the learning
-#   rate per step, i.e. at most ~1e-2 in total — far too little to *learn* features from random weights out of
-#   1,600 reviews; the random model stays near chance / learns only the crudest cues. With a much larger learning
-#   rate (1e-4 … 1e-3) the random model learns lexical cues (words like "ennuyeux", "excellent") quickly and the gap
-#   shrinks or vanishes on this easy, keyword-heavy task (at the risk of overfitting 1,600 reviews), while the
-#   pretrained model may be damaged by too large steps.
+# * **Why lr 1e-5 × 1,000 updates starves the random model**: with Adam each weight moves by at most about the
+#   learning rate per step (≤ 1e-5), i.e. about 5·10⁻³ in total over the 1,000 updates (the warm-up and the linear
+#   decay halve 1,000 × 1e-5), against weights of size ~0.02 at initialisation — far too little to *learn*
+#   features from random weights out of 1,600 reviews; the random model stays near chance / learns only the
+#   crudest cues. With a much larger learning rate (1e-4 … 1e-3) the random model learns lexical cues (words like
+#   "ennuyeux", "excellent") quickly and the gap shrinks or vanishes on this easy, keyword-heavy task (at the risk of
+#   overfitting 1,600 reviews), while the pretrained model may be damaged by too large steps.
 # === END MARK SCHEME ===
 
 # %% [markdown]
