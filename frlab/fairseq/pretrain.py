@@ -602,7 +602,8 @@ def _shipped_cpu_model() -> Path:
 def publish(src: Path | str, dst: Path | str) -> dict[str, str]:
     """Write the base model in ``src`` to ``dst`` as the project ships it: ``model.pt`` with fp16 weights (half the
     size; fairseq loads them into its fp32 model), ``dict.txt``, ``sentencepiece.bpe.model`` and the recipe's
-    record (``pretrain.json``); returns each model file's sha256, for ``frlab/assets_manifest.json``."""
+    record (``pretrain.json``, which the reference results quote); returns each file's sha256, for
+    ``frlab/assets_manifest.json``."""
     import torch
 
     import frlab.fairseq.frlab_plugin  # noqa: F401  allow-list for weights_only loading
@@ -614,10 +615,14 @@ def publish(src: Path | str, dst: Path | str) -> dict[str, str]:
     state["last_optimizer_state"] = None
     state["model"] = {k: v.half() if v.is_floating_point() else v for k, v in state["model"].items()}
     torch.save(state, dst / "model.pt")
-    for name in ("dict.txt", "sentencepiece.bpe.model", INFO_FILE):
-        if (src / name).exists():
-            shutil.copy2(src / name, dst / name)
-    return {name: sha256_of(dst / name) for name in MODEL_FILES}
+    for name in ("dict.txt", "sentencepiece.bpe.model"):
+        shutil.copy2(src / name, dst / name)
+    if (src / INFO_FILE).exists():  # the record, with paths relative to the checkout it was built in
+        from frlab.paths import PACKAGE_DIR
+
+        text = (src / INFO_FILE).read_text(encoding="utf-8")
+        (dst / INFO_FILE).write_text(text.replace(str(PACKAGE_DIR.parent) + os.sep, ""), encoding="utf-8")
+    return {name: sha256_of(dst / name) for name in (*MODEL_FILES, INFO_FILE) if (dst / name).exists()}
 
 
 # --------------------------------------------------------------------------- command line
