@@ -98,12 +98,24 @@ def serve() -> int:
         except Exception:  # a library that does not import here is imported (and fails) in the child instead
             pass
     out = sys.stdout
-    out.write(json.dumps({"ready": os.getpid()}) + "\n")
-    out.flush()
+
+    def say(message: dict) -> None:
+        out.write(json.dumps(message) + "\n")
+        out.flush()
+
+    say({"ready": os.getpid()})
     children: dict[int, str] = {}
     sel = selectors.DefaultSelector()
     sel.register(0, selectors.EVENT_READ)
     pending = b""
+    try:
+        _loop(sel, children, pending, say, PARENT_PID)
+    except BrokenPipeError:  # the client is gone (killed): the children die with this process
+        pass
+    return 0
+
+
+def _loop(sel, children: dict[int, str], pending: bytes, say, parent_pid_var: str) -> None:
     while True:
         if sel.select(timeout=0.1):
             data = os.read(0, 65536)
@@ -113,14 +125,13 @@ def serve() -> int:
             while b"\n" in pending:
                 line, pending = pending.split(b"\n", 1)
                 request = json.loads(line)
-                request["env"] = {**request["env"], PARENT_PID: str(os.getpid())}
+                request["env"] = {**request["env"], parent_pid_var: str(os.getpid())}
                 pid = os.fork()
                 if pid == 0:
                     sel.close()
                     _child(request)
                 children[pid] = request["id"]
-                out.write(json.dumps({"id": request["id"], "pid": pid}) + "\n")
-                out.flush()
+                say({"id": request["id"], "pid": pid})
         while children:
             try:
                 pid, wstatus = os.waitpid(-1, os.WNOHANG)
@@ -128,9 +139,7 @@ def serve() -> int:
                 break
             if pid == 0:
                 break
-            out.write(json.dumps({"id": children.pop(pid), "status": os.waitstatus_to_exitcode(wstatus)}) + "\n")
-            out.flush()
-    return 0
+            say({"id": children.pop(pid), "status": os.waitstatus_to_exitcode(wstatus)})
 
 
 # ---------------------------------------------------------------------------------------------- client side
