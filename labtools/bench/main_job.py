@@ -6,7 +6,8 @@ Runs the main job as ``make run`` does (by default: the ``cpu`` profile on a mac
 shipped base model, one seed per initialisation, all of CLS-Books), prints its own output, then one line: the wall
 time against the budget (a ratio, never an assertion), and Part 2's measured pretrained-vs-random gap. Writes
 ``results/main_job.json`` (the figures, each chapter's time, the command, the machine). For a fresh-clone
-measurement run it from a new clone with empty ``FRLAB_WORK`` and ``FRLAB_CACHE``.
+measurement run it from a new clone with empty ``FRLAB_WORK`` and ``FRLAB_CACHE`` (and ``FRLAB_FRESH=1``, which the
+record then states).
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ OUT = REPO_ROOT / "results" / "main_job.json"
 GAP_LINE = re.compile(
     r"Part 2 \(fairseq\), this run: pretrained ([\d.]+) % / random ([\d.]+) % .*gap ([+-][\d.]+) points"
 )
+
+
+def _git() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True)
+        return out.stdout.strip()
+    except OSError:
+        return ""
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -65,6 +74,8 @@ def main(argv: list[str] | None = None) -> dict:
             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU(s)",
             "python": platform.python_version(),
+            "git": _git(),
+            "work_and_cache": "fresh (empty) folders" if os.environ.get("FRLAB_FRESH") else "this checkout's",
         },
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
