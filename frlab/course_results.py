@@ -104,7 +104,7 @@ def pretraining_budget(root: Path | None = None) -> str:
     root = Path(root) if root else results_dir()
     p2 = _read(root / "part2" / "cpu" / "results.json")
     prov = p2.get("provenance", {}) if isinstance(p2, dict) else {}
-    pre = prov.get("pretraining", {})
+    pre = prov.get("pretraining") or {}
     cfg = pre.get("config", {})
     try:
         return (

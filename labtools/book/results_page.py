@@ -61,9 +61,14 @@ _ABS_IN_REPO = re.compile(
 )
 
 
+#: the asset cache of the machine that made a result (``FRLAB_CACHE``, by default ``~/.cache/frlab``)
+_ABS_CACHE = re.compile(r"(?<![\w.~/-])/(?:[^\s/'\"`|,;()]+/)*?\.cache/frlab/")
+
+
 def repo_relative(text: str) -> str:
-    """Absolute paths into a checkout (``/any/where/checkout/work/cpu/...``) written relative to it (``work/cpu/...``)."""
-    return _ABS_IN_REPO.sub("", text)
+    """Absolute paths into a checkout (``/any/where/checkout/work/cpu/...``) written relative to it (``work/cpu/...``),
+    and paths into the asset cache written from its default place (``~/.cache/frlab/...``)."""
+    return _ABS_IN_REPO.sub("", _ABS_CACHE.sub("~/.cache/frlab/", text))
 
 
 def md_table(rows: list[dict], columns: list[str] | None = None) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 from autograder import answer_keys
 from frlab.fairseq import finetune as ff
 from frlab.fairseq import logs as run_logs
+from frlab.fairseq.pretrain import base_model_dir
 from frlab.paths import results_dir
 from frlab.runs import hardware
 from labtools import use_dev_mirror
@@ -47,7 +48,7 @@ def store(profile: str, seconds: float | None = None) -> Path:
             shutil.rmtree(dst)
         for subset in ("valid", "test"):
             shutil.copytree(runs / row["run"] / "tb" / subset, dst / subset)
-    base = ff.part2_dir(profile).parent / "base-model"
+    base = base_model_dir(profile)  # the model the runs started from (the shipped one, or one built here)
     pre = json.loads((base / "pretrain.json").read_text()) if (base / "pretrain.json").exists() else None
     hp = ff.hyperparameters(profile)
     any_cmd = json.loads((runs / per_run[0]["run"] / ff.MARKER).read_text())["command"]
@@ -64,7 +65,7 @@ def store(profile: str, seconds: float | None = None) -> Path:
         "provenance": {
             "profile": profile,
             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-            "hardware": hardware() + " (fine-tuning runs two at a time, one torch thread each)",
+            "hardware": hardware() + " (one torch thread per fine-tuning run; the machine may have been shared)",
             "base_model": (
                 f"frlab.fairseq.pretrain --profile {profile}: "
                 + (
