@@ -431,18 +431,13 @@ def _resolve(
                 _note(tried, exc, errors, asset)
 
     # 4. original source
-    if allow_network and asset.kind == "files" and asset.urls:
+    if allow_network and asset.kind in ("files", "archive") and asset.urls:
+        # a "files" URL is a folder whose files are downloaded one by one; an "archive" URL is the archive
+        get = _download_files if asset.kind == "files" else _download_and_extract
         for url in asset.urls:
-            tried.append(f"original URL {url}/")
+            tried.append(f"original URL {url}" + ("/" if asset.kind == "files" else ""))
             try:
-                return _download_files(asset, url, cache, target, progress)
-            except (urllib.error.URLError, OSError, ValueError, AssetError) as exc:
-                _note(tried, exc, errors, asset)
-    elif allow_network and asset.kind == "archive" and asset.urls:
-        for url in asset.urls:
-            tried.append(f"original URL {url}")
-            try:
-                return _download_and_extract(asset, url, cache, target, progress)
+                return get(asset, url, cache, target, progress)
             except (urllib.error.URLError, OSError, ValueError, AssetError) as exc:
                 _note(tried, exc, errors, asset)
     elif allow_network and asset.kind.startswith("hf-"):
