@@ -111,6 +111,8 @@ def book_notebook(nb, stem: str):
         c.metadata.pop("nbgrader", None)
         if c.cell_type == "code":
             c.outputs, c.execution_count = [], None
+        if is_standin(c):  # it runs (the book's later cells use the reference answers) but is not shown
+            c.metadata["tags"] = [*c.metadata.get("tags", []), "remove-cell"]
     box = nbformat.v4.new_markdown_cell(_exercise_box(stem))
     first_md = next((i for i, c in enumerate(cells) if c.cell_type == "markdown"), -1)
     cells.insert(first_md + 1, box)

@@ -105,8 +105,10 @@ def page_problems(html: str, code_sources: list[str]) -> list[str]:
 
 
 def chapter_code_sources(src: Path) -> list[str]:
+    """The code cells the page shows: the book's version of the chapter, less the cells it runs without showing
+    (``remove-cell``: the stand-ins that bind the reference answers)."""
     nb = book_pages.book_notebook(read_source(src, standins=True), src.stem)
-    return [c.source for c in nb.cells if c.cell_type == "code"]
+    return [c.source for c in nb.cells if c.cell_type == "code" and "remove-cell" not in c.metadata.get("tags", [])]
 
 
 # --------------------------------------------------------------------------- planted pages (fast)
