@@ -38,12 +38,13 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def serve(root: Path) -> Iterator[tuple[str, http.server.ThreadingHTTPServer]]:
-    """Serve ``root`` on 127.0.0.1 (a free port): yields ``(base URL, server)``."""
-    handler = lambda *a, **k: RangeHandler(*a, directory=str(root), **k)  # noqa: E731
+def serve(root: Path, handler_class: type = RangeHandler) -> Iterator[tuple[str, http.server.ThreadingHTTPServer]]:
+    """Serve ``root`` on 127.0.0.1 (a free port) with ``handler_class`` (a :class:`RangeHandler`):
+    yields ``(base URL, server)``."""
+    handler = lambda *a, **k: handler_class(*a, directory=str(root), **k)  # noqa: E731
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.range_requests, server.requests = [], []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    server.range_requests, server.requests, server.hub = [], [], {}
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", server

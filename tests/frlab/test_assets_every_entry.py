@@ -29,14 +29,11 @@ the constants (endpoint, URL template, offline mode, Xet off, caches in ``tmp_pa
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
 import re
 import struct
-import threading
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -44,7 +41,7 @@ import pytest
 
 from frlab import assets, publishing
 from frlab.assets import MIRROR_ENV, ChecksumError, fetch, fetch_with_split, load_manifest, recorded_split
-from tests.frlab.http_server import RangeHandler
+from tests.frlab.http_server import RangeHandler, serve
 from tests.frlab.test_assets import _zip
 from tests.frlab.test_assets_cls_books import _course_zip, _synthetic
 
@@ -132,22 +129,6 @@ def _rel(path: Path, folder: Path) -> str:
 def _git_blob_id(path: Path) -> str:
     data = path.read_bytes()
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-@contextmanager
-def _serve_sources(root: Path) -> Iterator[tuple[str, http.server.ThreadingHTTPServer]]:
-    """Serve ``root`` and a fake Hub on 127.0.0.1 (a free port): yields ``(base URL, server)``."""
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), lambda *a, **k: SourceHandler(*a, directory=str(root), **k)
-    )
-    server.requests, server.range_requests, server.hub = [], [], {}
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # --------------------------------------------------------------------------- source layouts, one per entry
@@ -316,7 +297,7 @@ def sources(tmp_path, monkeypatch, request):
     monkeypatch.setattr(assets, "PACKAGE_DIR", tmp_path / "site-packages" / "frlab")
     root = tmp_path / "www"
     root.mkdir()
-    with _serve_sources(root) as (base, server):
+    with serve(root, SourceHandler) as (base, server):  # files, and a fake Hub (server.hub)
         _use_fake_hub(base, tmp_path, monkeypatch)
         copy = {}
         for name, entry in RAW_MANIFEST.items():
