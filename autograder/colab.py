@@ -16,11 +16,11 @@ from frlab import publishing
 DEFAULT_REPOSITORY = publishing.REPOSITORY_URL  # set in one place: frlab/publishing.py
 DEFAULT_BRANCH = publishing.DEFAULT_BRANCH
 
-#: never installed by the Colab cell: Colab's own torch, and build/book/grading-only tools
+#: never installed by the Colab cell: Colab's own torch, and book/grading-only tools (cython stays: fairseq
+#: builds with it)
 SKIP = {
     "torch",
     "torchaudio",
-    "cython",
     "nbgrader",
     "copydetect",
     "distributed",
@@ -87,32 +87,46 @@ def _name(req: str) -> str:
     return re.split(r"[<>=!~\[ ;@]", req, maxsplit=1)[0].strip().lower().replace("_", "-")
 
 
-def colab_requirements(requirements_dir: Path | str | None = None) -> tuple[list[str], list[str]]:
-    """``(packages, no_deps_packages)`` for the Colab cell, from pins.txt and fairseq.txt."""
+def _spec(req: str) -> str:
+    """``'==5.23.0'`` of ``'transformers==5.23.0'``; ``''`` for an unpinned name."""
+    return req[len(re.split(r"[<>=!~\[ ;@]", req, maxsplit=1)[0]) :].strip()
+
+
+def colab_requirements(requirements_dir: Path | str | None = None) -> tuple[dict, dict]:
+    """``(needs, build)`` for the Colab cell: ``needs`` maps each pins.txt package Colab needs to ``(range kept
+    when the runtime has it, pin installed otherwise)`` (ranges from colab.txt; a pinned package not listed
+    there is kept only at its pin), ``build`` maps fairseq.txt's packages to their pins."""
     rdir = Path(requirements_dir) if requirements_dir else REPO_ROOT / "requirements"
-    pins = [r for r in _requirement_lines(rdir / "pins.txt") if _name(r) not in SKIP]
-    no_deps = [r for r in _requirement_lines(rdir / "fairseq.txt") if _name(r) not in SKIP]
-    return pins, no_deps
+    accept = {_name(r): _spec(r) for r in _requirement_lines(rdir / "colab.txt")}
+    needs = {}
+    for req in _requirement_lines(rdir / "pins.txt"):
+        name = _name(req)
+        if name not in SKIP:
+            needs[name] = (accept.get(name, _spec(req)), _spec(req))
+    unknown = sorted(set(accept) - set(needs))
+    if unknown:
+        raise ValueError(f"requirements/colab.txt names packages the Colab cell does not install: {unknown}")
+    build = {_name(r): _spec(r) for r in _requirement_lines(rdir / "fairseq.txt") if _name(r) not in SKIP}
+    return needs, build
+
+
+CELL_BODY = Path(__file__).with_name("colab_cell.py")  # the cell's code below its constants
 
 
 def install_cell_source(requirements_dir: Path | str | None = None, config_path: Path | str | None = None) -> str:
-    """Python source of the Colab install cell (a no-op outside Colab and under nbgrader)."""
-    pins, no_deps = colab_requirements(requirements_dir)
+    """Python source of the Colab install cell: the constants generated from ``requirements/`` and the repository
+    URL, then the body of :data:`CELL_BODY` (a no-op outside Colab and under nbgrader)."""
+    needs, build = colab_requirements(requirements_dir)
     url, branch = repository(config_path)
-    frlab_req = f"frlab @ git+{url}@{branch}"
-
-    def fmt(reqs):
-        return "[\n" + "".join(f"        {r!r},\n" for r in reqs) + "    ]"
-
-    return (
-        "# Colab set-up: installs the lab's pinned stack (generated from requirements/ by autograder.colab).\n"
-        "# It does nothing outside Colab (local set-up: `make setup`) and while the notebook is graded.\n"
-        "import os, subprocess, sys\n"
-        "\n"
-        "IN_COLAB = 'google.colab' in sys.modules or 'COLAB_RELEASE_TAG' in os.environ\n"
-        "if IN_COLAB and not os.environ.get('NBGRADER_EXECUTION'):\n"
-        "    pip = [sys.executable, '-m', 'pip', 'install', '-q']\n"
-        f"    subprocess.run(pip + {fmt(pins)}, check=True)\n"
-        f"    subprocess.run(pip + ['--no-deps'] + {fmt(no_deps)}, check=True)\n"
-        f"    subprocess.run(pip + ['--no-deps', {frlab_req!r}], check=True)\n"
-    )
+    body = CELL_BODY.read_text(encoding="utf-8").split("# cell body\n", 1)[1]
+    width = max(len(repr(n)) for n in needs)
+    lines = [
+        "# Colab set-up: installs what this runtime lacks (generated from requirements/ by autograder.colab).",
+        "# It does nothing outside Colab (local set-up: `make setup`) and while the notebook is graded.",
+        "NEEDS = {  # package: (range kept when the runtime has it, pin installed otherwise)",
+        *(f"    {n!r}:{' ' * (width - len(repr(n)))} {v!r}," for n, v in needs.items()),
+        "}",
+        f"BUILD = {build!r}  # built against the runtime's torch, no dependencies",
+        f"FRLAB = {f'frlab @ git+{url}@{branch}'!r}",
+    ]
+    return "\n".join(lines) + "\n" + body

@@ -1,5 +1,6 @@
 """Autograder, generation side: Colab cell, student notebooks, leak check (also on planted leaks)."""
 
+import shutil
 import subprocess
 import sys
 
@@ -9,19 +10,37 @@ import pytest
 from autograder import REPO_ROOT, colab, leaks
 
 P1 = "part1_parameter_counting"
+PINS = REPO_ROOT / "requirements" / "pins.txt"
 
 
 def test_colab_cell_is_generated_from_the_pins():
     src = colab.install_cell_source()
-    pins = (REPO_ROOT / "requirements" / "pins.txt").read_text()
-    assert "transformers==" in src and "transformers==" in pins
-    assert "fairseq-fixed==" in src and "--no-deps" in src
-    for never in ("'torch", "nbgrader", "jupyter-book", "pytest"):
-        assert never not in src, never
+    needs, build = colab.colab_requirements()
+    # a package Colab has is kept in the range of colab.txt, else installed at the pin of pins.txt
+    assert needs["transformers"] == (">=5.15,<6", "==5.23.0") and "transformers==5.23.0" in PINS.read_text()
+    assert needs["hydra-core"] == ("==1.3.2", "==1.3.2") and needs["regex"] == ("", "")
+    assert "'transformers':  ('>=5.15,<6', '==5.23.0')," in src
+    assert build == {"fairseq-fixed": "==0.12.3.1"} and "--no-build-isolation" in src
+    for never in ("torch", "torchaudio", "nbgrader", "jupyter-book", "pytest", "copydetect"):
+        assert never not in needs and f"'{never}':" not in src, never
     url, branch = colab.repository()
     assert f"git+{url}@{branch}" in src
     assert "NBGRADER_EXECUTION" in src and "google.colab" in src  # a no-op while grading / outside Colab
     compile(src, "<colab cell>", "exec")
+
+
+def test_colab_ranges_hold_the_pins_and_name_only_pinned_packages(tmp_path):
+    from packaging.specifiers import SpecifierSet
+
+    needs, _ = colab.colab_requirements()
+    for name, (accept, pin) in needs.items():
+        # a pin outside its own range would make the cell install it again after every restart
+        assert not pin or SpecifierSet(accept).contains(pin.lstrip("="), prereleases=True), (name, accept, pin)
+    rdir = tmp_path / "req"
+    shutil.copytree(REPO_ROOT / "requirements", rdir)
+    (rdir / "colab.txt").write_text("numpy>=2.1\nnot-a-lab-package>=1\n")
+    with pytest.raises(ValueError, match="not-a-lab-package"):
+        colab.colab_requirements(rdir)
 
 
 def test_repository_default_and_config(tmp_path):
