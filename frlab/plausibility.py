@@ -9,6 +9,10 @@ the student's environment:
 * ``cpu``   — a narrower base model on the whole split: bands derived from our stored reference runs
   (``results/part2/cpu/results.json``, ``results/part3/cpu/hf_runs.json``);
 * ``smoke`` — fewer updates than the whole split gives: noise, not judged.
+
+Runs stopped by a step cap (``FRLAB_MAX_UPDATES``: their records carry ``max_updates_cap``) are rehearsals of a
+profile's plumbing, never its results: they are accepted, and not judged against any band, only where the active
+profile has the same cap (the rehearsal that made them); anywhere else they are a problem.
 """
 
 from __future__ import annotations
@@ -53,13 +57,24 @@ def check_runs(records: list[dict], required: str | None = None) -> tuple[str, l
     """``(profile, problems)`` of the runs themselves: mixed profiles, runs stopped before the end planned for them
     (updates done + fp16 steps skipped < updates planned), and runs of a smaller profile than ``required`` (the
     profile the course grades: smoke runs cannot stand for cpu or full ones)."""
+    from frlab import profiles
+
     profile = runs_profile(records)
     problems = [MIXED] if profile == "mixed" else []
+    caps = {r.get("max_updates_cap") for r in records}
+    allowed_cap = profiles.resolve().max_updates
     for r in records:
         name, declared = r.get("run", "?"), r.get("profile")
         planned, done = int(r.get("planned_updates") or 0), int(r.get("done_updates") or 0)
-        if planned and done + int(r.get("skipped_fp16_steps") or 0) < planned:
-            problems.append(f"run {name} stopped after {done} of its {planned} updates")
+        cap = r.get("max_updates_cap")
+        if cap is not None and cap != allowed_cap:
+            problems.append(
+                f"run {name} was stopped by a step cap at {cap} updates ({profiles.MAX_UPDATES_VAR}): a rehearsal "
+                f"of the plumbing, not results"
+            )
+        to_do = (min(planned, int(cap)) if planned else int(cap)) if cap is not None else planned
+        if to_do and done + int(r.get("skipped_fp16_steps") or 0) < to_do:
+            problems.append(f"run {name} stopped after {done} of its {to_do} updates")
         if declared not in ORDER:
             continue
         # the record is checked against the logs and the model, not taken on trust
@@ -71,6 +86,10 @@ def check_runs(records: list[dict], required: str | None = None) -> tuple[str, l
             problems.append(f"run {name}: a {r['hidden_size']}-wide model is not the course's (full profile)")
     if required in ORDER and profile in ORDER and ORDER.index(profile) < ORDER.index(required):
         problems.append(f"the runs were made with the {profile} profile; this course grades {required}-profile runs")
+    if caps != {None}:  # capped runs: no band of any profile applies to them
+        if len(caps) > 1:
+            problems.append(f"the runs were made under different step caps: {sorted(caps, key=str)}")
+        profile = f"{profile} (capped at {max(c for c in caps if c is not None)} updates, not judged)"
     return profile, problems
 
 

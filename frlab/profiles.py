@@ -7,7 +7,12 @@
 
 Select with the environment variable ``FRLAB_PROFILE`` (or pass ``name=``).
 Without it: ``full`` when a CUDA GPU is visible, else ``smoke``. ``FRLAB_SEEDS=N`` runs the first N seeds of the
-chapters' seed list instead of all three (the main job on a CPU runs one: ``make run``).
+chapters' seed list instead of all three (the main job on a CPU runs one: ``make run``). ``FRLAB_MAX_UPDATES=N``
+caps every training run at N updates, applied by the library where the runs start (fairseq ``--max-update`` in
+``frlab.fairseq.finetune.run_training``, the ``Trainer``'s ``max_steps`` in ``frlab.hf.finetune.one_device``, Part 4's
+steps through :meth:`Profile.capped`), so the chapters' commands stay the same: a rehearsal of a
+profile's plumbing at its real sizes (``python -m labtools.full_rehearsal``, ``make gpu-check``), never results.
+Capped runs say so in their records and are not judged as the profile's results (:mod:`frlab.plausibility`).
 
 The environment is read in one place, :func:`current`. An entry point resolves the profile once — a notebook
 with ``PROFILE = profiles.banner()``, a command line with ``--profile`` — and passes the :class:`Profile` down;
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 PROFILES = ("full", "cpu", "smoke")
 ENV_VAR = "FRLAB_PROFILE"
 SEEDS_VAR = "FRLAB_SEEDS"
+MAX_UPDATES_VAR = "FRLAB_MAX_UPDATES"
 
 
 class ProfileError(ValueError):
@@ -45,6 +51,7 @@ class Profile:
     name: str
     device: str
     seeds: int | None = None  # run only the first ``seeds`` seeds of each experiment (None: all)
+    max_updates: int | None = None  # cap on the updates of every training run (None: as planned)
 
     @property
     def is_full(self) -> bool:
@@ -56,6 +63,15 @@ class Profile:
             raise ProfileError(f"no value given for profile {self.name!r} (got {sorted(per_profile)})")
         return per_profile[self.name]
 
+    def capped(self, updates: int | None) -> int | None:
+        """``updates`` under this profile's step cap: the smaller of the two (the cap when ``updates`` is None or
+        not positive, i.e. "until the end of the epochs"); ``updates`` itself without a cap."""
+        if self.max_updates is None:
+            return updates
+        if updates is None or updates <= 0:
+            return self.max_updates
+        return min(int(updates), self.max_updates)
+
     def describe(self) -> str:
         dev = self.device
         if dev == "cuda":
@@ -65,7 +81,12 @@ class Profile:
         else:
             dev = f"cpu ({os.cpu_count()} cores, {platform.machine()})"
         seeds = f" | seeds: first {self.seeds} only ({SEEDS_VAR})" if self.seeds else ""
-        return f"frlab profile: {self.name} | device: {dev}{seeds}"
+        cap = (
+            f" | STEP CAP: at most {self.max_updates} updates per run ({MAX_UPDATES_VAR}; a rehearsal, not results)"
+            if self.max_updates
+            else ""
+        )
+        return f"frlab profile: {self.name} | device: {dev}{seeds}{cap}"
 
 
 _ACTIVE: Profile | None = None
@@ -82,7 +103,10 @@ def current(name: str | None = None) -> Profile:
     seeds = os.environ.get(SEEDS_VAR, "").strip()
     if seeds and not (seeds.isdigit() and int(seeds) > 0):
         raise ProfileError(f"{SEEDS_VAR} must be a positive number of seeds, not {seeds!r}")
-    return Profile(name=name, device=device, seeds=int(seeds) if seeds else None)
+    cap = os.environ.get(MAX_UPDATES_VAR, "").strip()
+    if cap and not (cap.isdigit() and int(cap) > 0):
+        raise ProfileError(f"{MAX_UPDATES_VAR} must be a positive number of updates, not {cap!r}")
+    return Profile(name=name, device=device, seeds=int(seeds) if seeds else None, max_updates=int(cap) if cap else None)
 
 
 def activate(profile: Profile | None) -> Profile | None:

@@ -40,7 +40,7 @@ print(f"torch {torch.__version__} | transformers {transformers.__version__} | pe
       f"| bitsandbytes {bitsandbytes.__version__}")
 RUN_DIR = work_dir() / PROFILE.name / "part4"
 RUN_DIR.mkdir(parents=True, exist_ok=True)
-if PROFILE.device == "cpu":
+if PROFILE.device == "cpu" and not PROFILE.is_full:
     torch.set_num_threads(1)   # the smoke model's matrices are tiny: one thread is as fast and shares the CPU well
 
 # %% [markdown]
@@ -395,7 +395,7 @@ print(train_ds, "| longest example:", max(len(x) for x in train_ds["input_ids"])
 
 args = TrainingArguments(
     output_dir=str(RUN_DIR / "trainer"),
-    max_steps=PROFILE.pick(full=120, cpu=60, smoke=60),
+    max_steps=PROFILE.capped(PROFILE.pick(full=120, cpu=60, smoke=60)),   # capped only by FRLAB_MAX_UPDATES
     per_device_train_batch_size=PROFILE.pick(full=4, cpu=8, smoke=8),
     gradient_accumulation_steps=PROFILE.pick(full=2, cpu=1, smoke=1),
     learning_rate=PROFILE.pick(full=2e-4, cpu=1e-3, smoke=1e-3),

@@ -272,7 +272,9 @@ def run_training(
 
     The record says what the run was, written when it is made: the ``profile`` it was made for, the model width
     (``hidden_size``), the updates planned (``--max-update``) and done, and the fp16 steps the loss scaler skipped
-    (a GPU run that skipped one step ends one update short: it is still a whole run).
+    (a GPU run that skipped one step ends one update short: it is still a whole run). Under the profile's step cap
+    (``FRLAB_MAX_UPDATES``) the run stops there: ``--max-update <cap>`` is appended to the command that runs, and the
+    record keeps the chapter's command, ``max_updates_cap`` and the ``executed_command``.
 
     * A finished run (``run_dir/run.json`` written by the same command, from the same checkpoint file) is
       **loaded, not retrained**.
@@ -284,7 +286,13 @@ def run_training(
     """
 
     run_dir = Path(run_dir)
+    prof = profiles.resolve(profile)
     restore = _value_after(cmd, "--restore-file")
+    planned = int(_value_after(cmd, "--max-update") or 0)
+    cap = prof.max_updates if prof.max_updates and (not planned or planned > prof.max_updates) else None
+    # the step cap (FRLAB_MAX_UPDATES): the chapter's command, then --max-update again (fairseq's parser keeps the
+    # last value); the command recorded and compared is the chapter's, the cap is recorded beside it
+    executed = [*cmd, "--max-update", str(cap)] if cap is not None else list(cmd)
     if init == "pretrained":
         if not restore or not Path(restore).is_file():
             raise MissingCheckpointError(
@@ -299,7 +307,7 @@ def run_training(
             )
     else:
         raise ValueError(f"init must be one of {INITS}, not {init!r}")
-    if not force and run_is_finished(run_dir, cmd):
+    if not force and run_is_finished(run_dir, cmd) and _cap_of(run_dir) == cap:
         info = json.loads((run_dir / MARKER).read_text(encoding="utf-8"))
         if verbose:
             print(f"[{run_dir.name}] finished run found ({info.get('minutes')} min): loaded, not retrained")
@@ -312,8 +320,10 @@ def run_training(
     if verbose:
         print(f"[{run_dir.name}] training ({init} init) ...", flush=True)
     t0 = time.time()
+    if verbose and executed != cmd:
+        print(f"[{run_dir.name}] step cap {prof.max_updates} ({profiles.MAX_UPDATES_VAR}): --max-update {cap}")
     run_logged(
-        cmd,
+        executed,
         run_dir / "train.log",
         env=tool_env(threads),
         echo=verbose,
@@ -329,9 +339,10 @@ def run_training(
     log_text = (run_dir / "train.log").read_text(encoding="utf-8", errors="replace")
     info = {
         "run": run_dir.name,
-        "profile": profiles.resolve(profile).name,
+        "profile": prof.name,
         "hidden_size": int(_value_after(cmd, "--encoder-embed-dim") or 512),
-        "planned_updates": int(_value_after(cmd, "--max-update") or 0),
+        "planned_updates": planned,
+        "max_updates_cap": cap,  # None: not capped (FRLAB_MAX_UPDATES)
         "done_updates": max((int(n) for n in re.findall(r"\bnum_updates[= ](\d+)", log_text)), default=0),
         "skipped_fp16_steps": log_text.count("gradient overflow detected"),
         "world_size": int(_value_after(cmd, "--distributed-world-size") or 0) or None,  # None: every GPU fairseq saw
@@ -340,12 +351,21 @@ def run_training(
         "restore_fingerprint": restore_fingerprint(restore),
         "seed": int(_value_after(cmd, "--seed") or 0),
         "command": cmd,
+        **({"executed_command": executed} if executed != cmd else {}),
         "minutes": round(minutes, 2),
         "finished_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
     }
     (run_dir / MARKER).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     info["reused"] = False
     return info
+
+
+def _cap_of(run_dir: Path) -> int | None:
+    """The step cap a finished run was made under (None: none)."""
+    try:
+        return json.loads((Path(run_dir) / MARKER).read_text(encoding="utf-8")).get("max_updates_cap")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def part2_dir(profile: profiles.Profile | str | None = None) -> Path:

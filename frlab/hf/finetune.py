@@ -20,6 +20,7 @@ the student's own) and the ``Trainer`` itself -- they are the teaching material.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import time
@@ -138,8 +139,9 @@ def hyperparameters(profile: profiles.Profile | str | None = None) -> dict:
     }
 
 
-def one_device(args):
-    """``args`` set to train on one GPU, unless the notebook was launched by ``torchrun``/``accelerate``.
+def one_device(args, profile: profiles.Profile | str | None = None):
+    """``args`` set to train on one GPU, unless the notebook was launched by ``torchrun``/``accelerate``; and under
+    the profile's step cap (``FRLAB_MAX_UPDATES``), ``max_steps`` set to the cap when the run would be longer.
 
     On a machine with several GPUs the ``Trainer`` otherwise wraps the model in ``DataParallel`` and splits every
     batch over all of them: another effective batch, without a word. Returns ``args``.
@@ -148,7 +150,29 @@ def one_device(args):
 
     if world_size() == 1 and args.n_gpu > 1:  # n_gpu sets the devices up first: then keep only the first GPU
         args._n_gpu = 1
+    prof = profiles.resolve(profile)
+    if prof.max_updates:
+        planned = planned_steps(args, count_train_reviews(prof))
+        if prof.capped(planned) != planned:
+            args.max_steps = prof.capped(planned)
     return args
+
+
+def count_train_reviews(profile: profiles.Profile | str | None = None) -> int:
+    """Training reviews of the profile: the train split, or its slice (smoke)."""
+    n = cls_books.count_lines(cls_books_dir() / "train.label")
+    limit = split_limits(profile)["train"]
+    return min(n, limit) if limit else n
+
+
+def planned_steps(args, n_train: int) -> int:
+    """The optimizer steps ``args`` plan for ``n_train`` examples: ``max_steps`` when set, else the epochs'."""
+    import math
+
+    if args.max_steps and args.max_steps > 0:
+        return int(args.max_steps)
+    per_step = args.per_device_train_batch_size * max(args.gradient_accumulation_steps, 1)
+    return math.ceil(n_train / per_step) * math.ceil(args.num_train_epochs)
 
 
 def part3_dir(profile: profiles.Profile | str | None = None) -> Path:
@@ -257,6 +281,12 @@ def record_run(
     if state.best_global_step is not None and int(state.best_global_step) != best["step"]:
         raise AssertionError(f"Trainer kept step {state.best_global_step}, log history says {best['step']}")
     steps = state.global_step
+    prof = profiles.resolve()
+    uncapped = math.ceil(
+        len(trainer.train_dataset)
+        / (trainer.args.per_device_train_batch_size * max(trainer.args.gradient_accumulation_steps, 1))
+    ) * math.ceil(trainer.args.num_train_epochs)
+    capped = bool(prof.max_updates) and int(state.max_steps or steps) == prof.max_updates < uncapped
     info = {
         "run": run_dir.name,
         "seed": int(trainer.args.seed),
@@ -267,7 +297,8 @@ def record_run(
         "test_accuracy": float(test_metrics.get(f"test_{METRIC}", test_metrics.get(f"eval_{METRIC}"))),
         "profile": profiles.resolve().name,
         "updates": int(steps),
-        "planned_updates": int(state.max_steps or steps),
+        "planned_updates": uncapped if capped else int(state.max_steps or steps),
+        "max_updates_cap": prof.max_updates if capped else None,  # FRLAB_MAX_UPDATES
         "done_updates": int(steps),
         "hidden_size": int(trainer.model.config.hidden_size),
         "gpus": int(trainer.args.n_gpu),
