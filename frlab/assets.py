@@ -269,6 +269,21 @@ def extract_atomically(asset: Asset, archive: Path, target: Path, source: str | 
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def files_to_copy(asset: Asset, source: Path) -> list[str]:
+    """The files of a local copy of ``asset`` to put in the cache: the manifest's ``files``, and for an entry with
+    ``allow_patterns`` (a Hub model: weights, tokenizer) every file of ``source`` those patterns keep, as
+    ``snapshot_download`` would fetch them."""
+    import fnmatch
+
+    rels = list(asset.files)
+    for pattern in asset.extra.get("allow_patterns") or []:
+        for p in sorted(Path(source).rglob("*")):
+            rel = p.relative_to(source).as_posix()
+            if p.is_file() and fnmatch.fnmatch(rel, pattern) and rel not in rels and not rel.startswith("."):
+                rels.append(rel)
+    return rels
+
+
 def copy_atomically(asset: Asset, source: Path, target: Path, what: str | None = None) -> Path:
     split, problems = _checked(asset, source)
     if problems:
@@ -276,7 +291,7 @@ def copy_atomically(asset: Asset, source: Path, target: Path, what: str | None =
             f"asset {asset.name!r}: {what or 'mirror copy'} {source} is not usable: {'; '.join(problems)}"
         )
     with replaced_atomically(target, prefix=f".{asset.name}-") as tmp:
-        for rel in asset.files:
+        for rel in files_to_copy(asset, source):
             dst = tmp / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source / rel, dst)

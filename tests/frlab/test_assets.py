@@ -247,3 +247,26 @@ def test_a_changed_source_fails_the_built_files_checksum(tmp_path, http_dir):
     assert "DATA.md" in str(err.value)
     assert (tmp_path / "cache" / "fr-corpus.zip.corrupt").exists(), "the rejected download is kept aside"
     assert not (tmp_path / "cache" / "fr-corpus.zip").exists(), "so that the next try downloads it again"
+
+
+def test_a_hub_folder_in_the_mirror_is_copied_whole_as_the_hub_would_give_it(tmp_path, monkeypatch):
+    """A save_pretrained folder under FRLAB_MIRROR gives what snapshot_download would: the files the entry's
+    allow_patterns keep (weights, tokenizer), not only the manifest's config.json."""
+    tmp = tmp_path
+    monkeypatch.setenv("FRLAB_CACHE", str(tmp / "cache"))
+    repo = {
+        "config.json": b'{"model_type": "bloom"}',
+        "model.safetensors": b"weights",
+        "tokenizer.json": b"{}",
+        "tokenizer_config.json": b"{}",
+        "pytorch_model.bin": b"another weight format",
+        "README.md": b"# card",
+    }
+    folder = tmp / "mirror" / "hf" / "bigscience" / "bloom-560m"
+    folder.mkdir(parents=True)
+    for rel, data in repo.items():
+        (folder / rel).write_bytes(data)
+    folder = fetch("bloom-560m", mirror=tmp / "mirror", allow_network=False, progress=False)
+    kept = {p.name for p in folder.iterdir() if not p.name.startswith(".")}
+    assert kept == {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"}
+    assert (folder / "model.safetensors").read_bytes() == b"weights"
