@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export FRLAB_MIRROR ?= $(abspath ../shared/data)
 
-.PHONY: setup run test book notebooks grade selftest bench lock clean
+.PHONY: setup run test book notebooks grade selftest bench gpu-check full-rehearsal lock clean
 
 setup:
 	bash scripts/setup.sh
@@ -36,6 +36,14 @@ selftest: setup
 ## benchmarks: printed figures and ratios (labtools/bench/)
 bench: setup
 	$(PY) -m labtools.bench
+
+## the four chapters in the full profile on one GPU in about 10 min (one seed, a step cap if needed): results/gpu/
+gpu-check: setup
+	$(PY) -m labtools.gpu_check
+
+## the full profile rehearsed on a CPU at full size with stand-ins of its assets: results/full-rehearsal.json
+full-rehearsal: setup
+	$(PY) -m labtools.full_rehearsal
 
 lock:
 	bash scripts/lock.sh

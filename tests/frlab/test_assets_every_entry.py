@@ -41,6 +41,7 @@ import pytest
 
 from frlab import assets, publishing
 from frlab.assets import MIRROR_ENV, ChecksumError, fetch, fetch_with_split, load_manifest, recorded_split
+from labtools import standins
 from tests.frlab.http_server import RangeHandler, serve
 from tests.frlab.test_assets import _zip
 from tests.frlab.test_assets_cls_books import _course_zip, _synthetic
@@ -163,6 +164,13 @@ def _course_share_zip(top: str, files: dict[str, bytes]) -> Builder:
     return build
 
 
+def _course_model_zip(src: Source) -> dict[str, bytes]:
+    """The course's RoBERTa_small_fr.zip, in the layout the full rehearsal's stand-in also has (labtools.standins)."""
+    files = {"model.pt": b"fairseq checkpoint", "dict.txt": b"le 10\nla 9\n", "sentencepiece.bpe.model": b"spm"}
+    standins.write_course_zip(src.at_url_path(src.entry["urls"][0]), files)
+    return files
+
+
 def _course_cls_books(src: Source) -> dict[str, bytes]:
     """The course's cls.books.zip: train 1800 / valid 200 / test 2000, made on a Mac (top folder, __MACOSX)."""
     files = _synthetic({"train": 1800, "valid": 200, "test": 2000})
@@ -231,10 +239,7 @@ TUTORIEL_LIKE = {
 
 #: the source of each entry that names its own URL (entries of the release and the repository are generic below)
 LAYOUTS: dict[str, Builder] = {
-    "roberta-small-fr-fairseq": _course_share_zip(
-        "RoBERTa_small_fr",
-        {"model.pt": b"fairseq checkpoint", "dict.txt": b"le 10\nla 9\n", "sentencepiece.bpe.model": b"spm"},
-    ),
+    "roberta-small-fr-fairseq": _course_model_zip,
     "roberta-small-fr-hf": _course_share_zip(
         "RoBERTa_small_fr_HuggingFace", {"config.json": b'{"model_type": "roberta"}', "pytorch_model.bin": b"w"}
     ),

@@ -1,0 +1,153 @@
+"""Stand-ins of the full profile's external assets, laid out exactly as their real sources are.
+
+One home for the layouts that both the asset tests (``tests/frlab/test_assets_every_entry.py``) and the full
+rehearsal (:mod:`labtools.full_rehearsal`) build:
+
+* :func:`write_course_zip` -- the course's ``RoBERTa_small_fr.zip`` (nuage share): a top folder
+  ``RoBERTa_small_fr/`` holding ``model.pt``, ``dict.txt`` and ``sentencepiece.bpe.model``;
+* :func:`write_hub_folder` -- a Hugging Face Hub repository as ``save_pretrained``/``snapshot_download`` lay it
+  out (``config.json``, ``*.safetensors``, ``tokenizer*``).
+
+The *contents* at real size are built by :func:`build_course_model` (the course's architecture, 4 x 512, ffn 512,
+8 heads, 256 + 2 positions, a 32k sentencepiece trained on fr-corpus, random weights: the project's own pretraining
+recipe stopped after one update) and :func:`build_bloom_560m` (``BloomConfig`` of bigscience/bloom-560m with
+random weights and a byte-level BPE tokenizer trained on fr-corpus: the real tokenizer cannot be had offline).
+They exercise the code at the real sizes; they are not the real models (nothing they output means anything).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import zipfile
+from pathlib import Path
+
+#: the top folder of the course's zip (as its nuage share serves it)
+COURSE_ZIP_TOP = "RoBERTa_small_fr"
+COURSE_ZIP_FILES = ("model.pt", "dict.txt", "sentencepiece.bpe.model")
+
+#: bigscience/bloom-560m's configuration (its config.json on the Hub)
+BLOOM_560M = dict(
+    vocab_size=250880,
+    hidden_size=1024,
+    n_layer=24,
+    n_head=16,
+    layer_norm_epsilon=1e-5,
+    bos_token_id=1,
+    eos_token_id=2,
+    pad_token_id=3,
+    apply_residual_connection_post_layernorm=False,
+    attention_dropout=0.0,
+    hidden_dropout=0.0,
+)
+#: what the rehearsal's stand-in holds instead of the real tokenizer (vocabulary size of the trained BPE)
+BLOOM_STANDIN_TOKENIZER_VOCAB = 8000
+
+
+def write_course_zip(path: Path | str, files: dict[str, bytes | Path], top: str = COURSE_ZIP_TOP) -> Path:
+    """A zip laid out as the course's: ``<top>/<file>`` for each file (bytes, or a path whose file is stored)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+        for rel, data in files.items():
+            if isinstance(data, Path):
+                zf.write(data, f"{top}/{rel}")
+            else:
+                zf.writestr(f"{top}/{rel}", data)
+    tmp.replace(path)
+    return path
+
+
+def write_hub_folder(folder: Path | str, files: dict[str, bytes]) -> Path:
+    """A Hub repository's files in ``folder`` (``rel -> bytes``)."""
+    folder = Path(folder)
+    for rel, data in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    return folder
+
+
+# --------------------------------------------------------------------------- real-size contents
+def course_model_config(build_dir: Path):
+    """The project's full pretraining recipe (the course's architecture and 32k vocabulary), cut down to build a
+    random-weight checkpoint in minutes: 200k sentences of fr-corpus, one update of batch 8."""
+    from frlab.fairseq.models import COURSE_DICT_SYMBOLS
+    from frlab.fairseq.pretrain import SPM_SPECIAL_IDS, config_for
+
+    specials = sum(1 for v in SPM_SPECIAL_IDS.values() if v >= 0)  # <unk> <s> </s>: not in dict.txt
+    return config_for(
+        "full",
+        corpus_lines=200_000,
+        valid_lines=200,
+        spm_train_lines=200_000,
+        vocab_size=COURSE_DICT_SYMBOLS + specials,  # dict.txt: 31,995 entries, as the course's
+        batch_size=8,
+        update_freq=1,
+        max_update=1,
+        warmup_updates=1,
+        lr=1e-9,  # one update that changes nothing: random weights
+        threads=2,
+        log_interval=1,
+        save_interval_updates=1,
+    )
+
+
+def build_course_model(out: Path | str, *, verbose: bool = True) -> dict:
+    """``out/{model.pt,dict.txt,sentencepiece.bpe.model}``: the course's architecture with random weights (see the
+    module's docstring); returns what was built. Reused when complete."""
+    from frlab.fairseq.pretrain import MODEL_FILES, is_complete, pretrain
+
+    out = Path(out)
+    t0 = time.time()
+    if not is_complete(out):
+        pretrain(out, course_model_config(out), verbose=verbose)
+    return {
+        "files": {f: (out / f).stat().st_size for f in MODEL_FILES},
+        "dict_entries": sum(1 for _ in open(out / "dict.txt", encoding="utf-8")),
+        "seconds": round(time.time() - t0, 1),
+    }
+
+
+def build_bloom_560m(folder: Path | str, *, corpus_lines: int = 50_000, verbose: bool = True) -> dict:
+    """A hub-style folder of bloom-560m's architecture with random weights (fp16 safetensors, as the Hub's) and a
+    byte-level BPE tokenizer trained on ``corpus_lines`` fr-corpus sentences (BLOOM's special tokens and ids).
+    Reused when its ``frlab_standin.json`` says the same recipe."""
+    import torch
+    from transformers import BloomConfig, BloomForCausalLM
+
+    from frlab.lora.qlora import _corpus_lines, _train_tokenizer
+
+    folder = Path(folder)
+    recipe = {"config": BLOOM_560M, "tokenizer_vocab": BLOOM_STANDIN_TOKENIZER_VOCAB, "corpus_lines": corpus_lines}
+    info_path = folder / "frlab_standin.json"
+    if info_path.is_file() and json.loads(info_path.read_text()).get("recipe") == recipe:
+        return json.loads(info_path.read_text())
+    t0 = time.time()
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    lines, corpus_note = _corpus_lines(corpus_lines, seed=0)
+    if not lines:
+        raise RuntimeError(f"bloom-560m stand-in: no fr-corpus sentences to train its tokenizer on ({corpus_note})")
+    tokenizer = _train_tokenizer(lines, BLOOM_STANDIN_TOKENIZER_VOCAB)
+    torch.manual_seed(0)
+    config = BloomConfig(**BLOOM_560M)
+    model = BloomForCausalLM(config).to(torch.float16)
+    model.config.architectures = ["BloomForCausalLM"]
+    model.save_pretrained(tmp)  # model.safetensors + config.json
+    tokenizer.save_pretrained(tmp)
+    n = sum(p.numel() for p in model.parameters())
+    info = {
+        "what": "stand-in of bigscience/bloom-560m: its configuration, random weights, NOT the real model",
+        "recipe": recipe,
+        "parameters": n,
+        "tokenizer": f"byte-level BPE, {len(tokenizer)} tokens, trained on {corpus_note} (the real one has 250,680)",
+        "seconds": round(time.time() - t0, 1),
+    }
+    (tmp / "frlab_standin.json").write_text(json.dumps(info, indent=1) + "\n")
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.replace(folder)
+    if verbose:
+        print(f"bloom-560m stand-in: {n:,} parameters -> {folder} ({info['seconds']} s)", flush=True)
+    return info
