@@ -268,11 +268,13 @@ def write_toc() -> Path:
 
 
 def generate_all() -> list[Path]:
-    """Chapter pages, results page and TOC: everything ``make book`` generates before Sphinx runs."""
+    """Chapter pages, results and execution pages, and TOC: everything ``make book`` generates before Sphinx runs."""
+    from labtools.book import execution_page
     from labtools.book import results_page as results_report
 
     pages = write_chapter_pages()
     pages.append(results_report.write_page())
+    pages.append(execution_page.write_page())
     pages.append(write_toc())
     return pages
 

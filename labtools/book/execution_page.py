@@ -1,0 +1,158 @@
+"""Render ``book/execution.md``: how this build's pages were executed, and where else the chapters were run.
+
+``book/execution.md`` is GENERATED (``python -m labtools.book.pages``, which ``make book`` runs). Beside
+jupyter-cache's table of the pages this build executed, it shows the stored records of the runs made outside
+the book build:
+
+* ``results/colab/rehearsal.json`` – the notebooks on a Colab-like runtime (``python -m labtools.colab_rehearsal``);
+* ``results/full-rehearsal.json`` – the full profile at full size on a CPU (``python -m labtools.full_rehearsal``);
+* ``results/gpu/*.json`` – the GPU checks (``make gpu-check``), newest first;
+* ``results/main_job.json`` – ``make run`` from a fresh clone (``python -m labtools.bench.main_job``).
+
+A record that is missing is named, with the command that makes it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from frlab.paths import results_dir
+from labtools.book import BOOK_DIR
+from labtools.book.results_page import json_to_markdown, md_table, repo_relative
+
+PAGE = BOOK_DIR / "execution.md"
+
+INTRO = """# Execution status of this build
+
+The chapter pages of this book are executed when the book is built (smoke profile, CPU), through
+[jupyter-cache](https://jupyter-cache.readthedocs.io): a page is re-executed only when its code
+changes. The table lists every executed page, when it was last executed, whether it succeeded and
+how long it took. The exercise notebooks are not executed (their stubs raise `NotImplementedError`
+until you complete them).
+
+```{nb-exec-table}
+```
+
+`make book` (`python -m labtools.book.build`) fails when any page fails to execute, when Sphinx emits a
+warning, or when the built site contains solution text.
+
+The sections below are the stored records of runs made outside the book build: where students run the notebooks
+(Colab), the `full` profile at its real size, and GPUs.
+"""
+
+
+def _load(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _missing(what: str, command: str) -> str:
+    return f"_Nothing stored yet: {what}. `{command}` makes it._\n"
+
+
+def _minutes(seconds) -> str:
+    return f"{seconds / 60:.1f} min" if isinstance(seconds, (int, float)) else "–"
+
+
+def colab_section(data: dict | None) -> str:
+    out = ["## On a Colab-like runtime", ""]
+    if not data:
+        return "\n".join(out) + "\n" + _missing("the Colab rehearsal", "python -m labtools.colab_rehearsal")
+    rt = data.get("runtime", {})
+    pinned = rt.get("installed_from_freeze", {})
+    key = ", ".join(f"{k} {pinned[k]}" for k in ("torch", "numpy", "transformers", "peft", "accelerate") if k in pinned)
+    out += [
+        "Each student notebook's install cell, run verbatim on a rebuilt copy of Colab's GPU runtime (Python "
+        f"{rt.get('python', '?')}, the packages the lab touches at Colab's versions: {key}; torch is PyPI's build of "
+        "the same release, run on the CPU), in a kernel that has imported numpy, torch, pandas and matplotlib first, "
+        "as Colab's has. The chapter is then executed in that kernel (smoke profile). The runtime starts empty of "
+        "the lab's packages and with an empty pip cache, so the first notebook pays what a student pays on a new "
+        "runtime.",
+        "",
+        f"Recorded {data.get('date', '?')} at commit `{data.get('commit', '?')}` on {data.get('machine', '?')}: "
+        f"**{sum(n.get('status') == 'ok' for n in data.get('notebooks', []))} of {len(data.get('notebooks', []))} "
+        f"notebooks ok**, {_minutes(data.get('total_seconds'))} in all.",
+        "",
+    ]
+    rows = []
+    for nb in data.get("notebooks", []):
+        loaded = nb.get("loaded") or {}
+        rows.append(
+            {
+                "notebook": nb.get("notebook"),
+                "status": nb.get("status"),
+                "install cell (s)": nb.get("install_seconds"),
+                "restart asked": "yes" if nb.get("restart_asked") else "no",
+                "notebook (s)": nb.get("seconds"),
+                "loaded at the end": ", ".join(f"{k} {v}" for k, v in loaded.items() if v) or "–",
+            }
+        )
+    out += [md_table(rows), ""]
+    first = next((nb for nb in data.get("notebooks", []) if nb.get("install_printed")), None)
+    if first:
+        out += [
+            f"What the install cell printed in the first notebook ({first.get('notebook')}):",
+            "",
+            "```text",
+            *(repo_relative(line) for line in first["install_printed"]),
+            "```",
+            "",
+        ]
+    failed = [nb for nb in data.get("notebooks", []) if nb.get("status") != "ok"]
+    for nb in failed:
+        out += [f"{nb.get('notebook')} failed: `{repo_relative(str(nb.get('error')))}`", ""]
+    return "\n".join(out)
+
+
+def full_rehearsal_section(data: dict | None) -> str:
+    out = ["## The `full` profile at full size, on a CPU", ""]
+    if not data:
+        return "\n".join(out) + "\n" + _missing("the full-size rehearsal", "python -m labtools.full_rehearsal")
+    if data.get("what"):
+        out += [str(data["what"]), ""]
+    out += [json_to_markdown({k: v for k, v in data.items() if k != "what"}), ""]
+    return repo_relative("\n".join(out))
+
+
+def gpu_section(folder: Path) -> str:
+    out = ["## On a GPU", ""]
+    records = sorted(folder.glob("*.json"), reverse=True) if folder.is_dir() else []
+    if not records:
+        return (
+            "\n".join(out)
+            + "\n"
+            + _missing("no GPU has been lent to the project so far; the check is ready", "make gpu-check")
+        )
+    for path in records:
+        data = _load(path) or {}
+        out += [f"### `results/gpu/{path.name}`", "", json_to_markdown(data), ""]
+    return repo_relative("\n".join(out))
+
+
+def main_job_section(data: dict | None) -> str:
+    out = ["## `make run` from a fresh clone", ""]
+    if not data:
+        return "\n".join(out) + "\n" + _missing("the main job's timing", "python -m labtools.bench.main_job")
+    return repo_relative("\n".join(out + [json_to_markdown(data), ""]))
+
+
+def page_text(root: Path | None = None) -> str:
+    root = Path(root) if root else results_dir()
+    parts = [
+        INTRO,
+        colab_section(_load(root / "colab" / "rehearsal.json")),
+        full_rehearsal_section(_load(root / "full-rehearsal.json")),
+        gpu_section(root / "gpu"),
+        main_job_section(_load(root / "main_job.json")),
+    ]
+    return "\n".join(p.rstrip() + "\n" for p in parts)
+
+
+def write_page(root: Path | None = None, page: Path = PAGE) -> Path:
+    text = page_text(root)
+    if not page.exists() or page.read_text(encoding="utf-8") != text:
+        page.write_text(text, encoding="utf-8")
+    return page

@@ -1,0 +1,59 @@
+"""The generated execution page: the stored field records (Colab rehearsal, full-size rehearsal, GPU checks),
+and what it says when one is missing or failed."""
+
+import json
+
+from labtools.book import execution_page as ep
+
+
+def test_missing_records_are_named_with_the_command_that_makes_them(tmp_path):
+    text = ep.page_text(tmp_path)
+    assert "```{nb-exec-table}" in text
+    for cmd in ("python -m labtools.colab_rehearsal", "python -m labtools.full_rehearsal", "make gpu-check"):
+        assert f"`{cmd}` makes it" in text
+
+
+def test_a_rehearsal_record_becomes_a_table_and_a_failure_is_shown(tmp_path):
+    (tmp_path / "colab").mkdir()
+    rec = {
+        "date": "2026-12-03 20:00 UTC",
+        "commit": "abc123",
+        "machine": "x86_64, 2 cores, no GPU",
+        "total_seconds": 1200,
+        "runtime": {"python": "3.13.0", "installed_from_freeze": {"torch": "2.11.0", "numpy": "2.1.3"}},
+        "notebooks": [
+            {
+                "notebook": "notebooks/part1_parameter_counting.ipynb",
+                "status": "ok",
+                "install_seconds": 300.5,
+                "seconds": 320,
+                "restart_asked": False,
+                "install_printed": ["frlab set-up: building fairseq-fixed==0.12.3.1 ...", "frlab set-up: done"],
+                "loaded": {"numpy": "2.1.3", "torch": "2.11.0+cu130"},
+            },
+            {
+                "notebook": "notebooks/part2_fairseq_finetuning.ipynb",
+                "status": "failed",
+                "error": "ImportError: cannot import name 'x' from /root/w/work/cpu/y",
+                "restart_asked": True,
+                "loaded": None,
+            },
+        ],
+    }
+    (tmp_path / "colab" / "rehearsal.json").write_text(json.dumps(rec))
+    (tmp_path / "gpu").mkdir()
+    (tmp_path / "gpu" / "2026-12-04-h200.json").write_text(json.dumps({"gpu": "H200", "minutes": 8.2}))
+    text = ep.page_text(tmp_path)
+    assert "**1 of 2 notebooks ok**, 20.0 min in all" in text
+    assert (
+        "| notebooks/part1_parameter_counting.ipynb | ok | 300.5 | no | 320 | numpy 2.1.3, torch 2.11.0+cu130 |" in text
+    )
+    assert "| notebooks/part2_fairseq_finetuning.ipynb | failed |" in text and "| yes |" in text
+    assert "frlab set-up: building fairseq-fixed==0.12.3.1" in text
+    assert "failed: `ImportError: cannot import name 'x' from work/cpu/y`" in text  # machine paths made relative
+    assert "results/gpu/2026-12-04-h200.json" in text and "H200" in text
+    assert "python -m labtools.colab_rehearsal` makes it" not in text
+
+
+def test_the_page_in_the_book_is_the_generated_one():
+    assert ep.PAGE.read_text(encoding="utf-8") == ep.page_text()
