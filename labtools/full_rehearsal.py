@@ -32,7 +32,8 @@ from frlab.paths import REPO_ROOT, results_dir, work_dir
 from labtools import standins
 
 OUT = results_dir() / "full-rehearsal.json"
-DEFAULT_CAP = 10
+DEFAULT_CAP = 10  # the least that gives Part 4 two logged losses (logging_steps=5) for its loss-goes-down check
+BUDGET_MINUTES = 30  # the four chapters' wall time the rehearsal aims at on 2 cores
 #: the figures of the full profile's architecture (Part 1, Part 4)
 PART1_COUNTS = {"weights_only": 22_807_552, "with_biases_and_layernorm": 22_829_056}
 PART4_COUNTS = {"trainable": 1_572_864, "total": 560_787_456}
@@ -335,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         print("set FRLAB_MIRROR to the maintainers' mirror folder (it provides cls-books and fr-corpus)")
         return 2
     root = rehearsal_dir()
-    t0 = time.time()
+    t0, git_at_start, changed_at_start, load_at_start = time.time(), _git(), _changed_files(), os.getloadavg()
     os.environ["FRLAB_CACHE"] = str(root / "cache-build")  # fr-corpus for the builds, never ~/.cache/frlab
     built = build_mirror(root, Path(source))
     if args.build_only:
@@ -391,13 +392,22 @@ def main(argv: list[str] | None = None) -> int:
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU(s), no GPU",
         "python": platform.python_version(),
-        "git": _git(),
+        "git": git_at_start,  # the commit the run started from (the working tree's changes: below)
+        "tracked_files_changed_at_start": changed_at_start,
+        "load_average_1_5_15_min": {"start": load_at_start, "end": os.getloadavg()},
         "total_minutes": round((time.time() - t0) / 60, 1),
     }
+    report["chapters_minutes"] = round(run["seconds"] / 60, 1)
+    report["budget_minutes"] = BUDGET_MINUTES
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1, default=str) + "\n")
     print(f"-> {args.out}")
     return 0 if run["exit_status"] == 0 else 1
+
+
+def _changed_files() -> list[str]:
+    out = subprocess.run(["git", "status", "--porcelain", "-uno"], cwd=REPO_ROOT, capture_output=True, text=True)
+    return [line[3:] for line in out.stdout.splitlines()]
 
 
 def _git() -> str:
