@@ -57,3 +57,36 @@ def test_a_rehearsal_record_becomes_a_table_and_a_failure_is_shown(tmp_path):
 
 def test_the_page_in_the_book_is_the_generated_one():
     assert ep.PAGE.read_text(encoding="utf-8") == ep.page_text()
+
+
+def test_records_holding_answers_never_put_them_on_the_page(tmp_path):
+    """The stored records are runs of the solutions: they hold the exercises' answers (parameter counts,
+    trainable parameters). The page says whether they were the expected ones and shows none of them, whatever
+    record they come from (a GPU check's JSON is rendered as it is)."""
+    from autograder import leaks
+
+    answers = sorted(v for v, origin in leaks.secrets().numbers.items() if "answer list" in origin)
+    assert len(answers) >= 3
+    rec = {
+        "run": {
+            "command": "python -m labtools.run_lab --profile full",
+            "exit_status": 0,
+            "seconds": 1800,
+            "chapters": {"part1_parameter_counting": {"status": "ok", "seconds": 30}},
+        },
+        "part1": {"ok": True, "counts_from_model_pt": {"a": answers[0]}, "expected": {"a": answers[0]}},
+        "part4": {"ok": False, "trainable_total_on_the_loaded_model": {"trainable": answers[-1]}},
+        "grading": {"part1_parameter_counting": {"auto_score": 8.0, "auto_max": 8.0, "seconds": 9}},
+        "provenance": {"git": "abc123", "date_utc": "2026-12-03 20:53"},
+    }
+    (tmp_path / "full-rehearsal.json").write_text(json.dumps(rec))
+    (tmp_path / "gpu").mkdir()
+    (tmp_path / "gpu" / "2026-12-04-h200.json").write_text(
+        json.dumps({"gpu": "H200", "part1": {"weights_only": f"{answers[0]:,}"}, "trainable": answers[-1]})
+    )
+    text = ep.page_text(tmp_path)
+    assert leaks.check_text(text, leaks.secrets(), "execution page") == []
+    assert ep.WITHHELD in text  # the GPU record's values, replaced
+    assert "| part1_parameter_counting | ok | 0.5 min | 8.0 / 8.0 | 9 |" in text
+    assert "printed by the chapter, are the expected ones | yes |" in text
+    assert "LoRA adapters are the expected ones; its linear layers are `?` | **no** |" in text
