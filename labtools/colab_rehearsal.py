@@ -40,6 +40,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from autograder import REPO_ROOT
+from labtools import provenance
 
 OUT = REPO_ROOT / "results" / "colab" / "rehearsal.json"
 PARTS = {
@@ -239,11 +240,6 @@ def run_notebook(stem: str, commit: str, python: Path, env: dict, workdir: Path,
     return record
 
 
-def _commit() -> str:
-    out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True)
-    return out.stdout.strip()
-
-
 def main(argv: list[str] | None = None) -> int:
     from frlab.paths import work_dir
 
@@ -266,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             "colab rehearsal: no Colab package list: pass --freeze with pip-freeze.gpu.txt of "
             "https://github.com/googlecolab/backend-info (or set FRLAB_MIRROR to a mirror that has colab/)"
         )
-    commit = _commit()
+    commit = provenance.commit(short=False)
     if subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=REPO_ROOT).returncode:
         print(
             f"colab rehearsal: note: uncommitted changes are not rehearsed: notebooks, chapters and frlab are "

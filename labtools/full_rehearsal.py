@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from frlab.paths import REPO_ROOT, results_dir, work_dir
-from labtools import standins
+from labtools import provenance, standins
 
 OUT = results_dir() / "full-rehearsal.json"
 DEFAULT_CAP = 10  # the least that gives Part 4 two logged losses (logging_steps=5) for its loss-goes-down check
@@ -336,7 +336,12 @@ def main(argv: list[str] | None = None) -> int:
         print("set FRLAB_MIRROR to the maintainers' mirror folder (it provides cls-books and fr-corpus)")
         return 2
     root = rehearsal_dir()
-    t0, git_at_start, changed_at_start, load_at_start = time.time(), _git(), _changed_files(), os.getloadavg()
+    t0, git_at_start, changed_at_start, load_at_start = (
+        time.time(),
+        provenance.commit(),
+        provenance.changed_files(),
+        os.getloadavg(),
+    )
     os.environ["FRLAB_CACHE"] = str(root / "cache-build")  # fr-corpus for the builds, never ~/.cache/frlab
     built = build_mirror(root, Path(source))
     if args.build_only:
@@ -403,16 +408,6 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(report, indent=1, default=str) + "\n")
     print(f"-> {args.out}")
     return 0 if run["exit_status"] == 0 else 1
-
-
-def _changed_files() -> list[str]:
-    out = subprocess.run(["git", "status", "--porcelain", "-uno"], cwd=REPO_ROOT, capture_output=True, text=True)
-    return [line[3:] for line in out.stdout.splitlines()]
-
-
-def _git() -> str:
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True)
-    return out.stdout.strip()
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from frlab.paths import results_dir, work_dir
+from labtools import provenance
 
 OUT_DIR = results_dir() / "gpu"
 
@@ -103,6 +104,8 @@ def record(gpu: str, the_plan: dict, run: dict, figures: dict, seconds: float) -
             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU(s), {gpu}",
             "python": platform.python_version(),
+            "git": provenance.commit(),
+            "changed_files": provenance.changed_files(),
         },
     }
 

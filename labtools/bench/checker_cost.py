@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from labtools import REPO_ROOT
+from labtools import REPO_ROOT, provenance
 
 #: the parent of the commit that moved the verdicts out of the kernel (hidden tests still in the chapters)
 BEFORE = "7607abc"
@@ -103,11 +103,10 @@ def main(argv=None) -> int:
     per_round = [[round(b["seconds"], 1), round(a["seconds"], 1)] for b, a in rounds]
     setup = sum(a.get("class_setup", 0.0) for _, a in rounds)  # the checker's draw + references, once per class
     n = len(students) * args.rounds
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True)
     report = {
         "what": "grade_class time for the same corpus submissions: verdicts in the kernel (before) vs the checker",
         "before_commit": args.before,
-        "after_commit": commit.stdout.strip(),
+        "after_commit": provenance.commit(),
         "submissions": len(students),
         "rounds": args.rounds,
         "seconds_per_round_before_after": per_round,

@@ -30,7 +30,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from autograder.corpus_spec import EXPECTED, SUBMITTED_DIR
 from autograder.course import nbgrader, write_config
 from autograder.grade_class import grade_class
 from autograder.selftest import SELFTEST_ENV, prepare
+from labtools import provenance
 
 RUNS = AUTOGRADER_DIR / "runs" / "bench-engines"
 OUT = REPO_ROOT / "results" / "autograder" / "engines.json"
@@ -62,15 +62,6 @@ VARYING = {"seconds", "sandbox"}
 def _rows(path: Path) -> list[dict]:
     with path.open() as f:
         return [{k: v for k, v in r.items() if k not in VARYING} for r in csv.DictReader(f)]
-
-
-def _git() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except Exception:
-        return ""
 
 
 def cluster_startup(workers: int) -> float:
@@ -197,7 +188,7 @@ def main(argv=None) -> dict:
             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU(s)",
             "python": platform.python_version(),
-            "git": _git(),
+            "git": provenance.commit(),
         },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -22,19 +22,12 @@ import sys
 import time
 
 from autograder import REPO_ROOT
+from labtools import provenance
 
 OUT = REPO_ROOT / "results" / "main_job.json"
 GAP_LINE = re.compile(
     r"Part 2 \(fairseq\), this run: pretrained ([\d.]+) % / random ([\d.]+) % .*gap ([+-][\d.]+) points"
 )
-
-
-def _git() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True)
-        return out.stdout.strip()
-    except OSError:
-        return ""
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -74,7 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU(s)",
             "python": platform.python_version(),
-            "git": _git(),
+            "git": provenance.commit(),
             "work_and_cache": "fresh (empty) folders" if os.environ.get("FRLAB_FRESH") else "this checkout's",
         },
     }
