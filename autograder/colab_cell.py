@@ -74,9 +74,11 @@ if IN_COLAB and not os.environ.get("NBGRADER_EXECUTION"):
 
     if install:
         # what the kernel has loaded stays at its version (pip fails rather than replace it) unless listed
-        with tempfile.NamedTemporaryFile("w", suffix="-loaded.txt", delete=False) as f:
-            f.write("".join(f"{d}=={v}\n" for d, v in sorted(before.items()) if v and d not in install))
-        run(["-c", f.name, *install.values()], "installing " + ", ".join(install.values()))
+        with tempfile.TemporaryDirectory() as tmp:
+            held = os.path.join(tmp, "loaded.txt")
+            with open(held, "w") as f:
+                f.write("".join(f"{d}=={v}\n" for d, v in sorted(before.items()) if v and d not in install))
+            run(["-c", held, *install.values()], "installing " + ", ".join(install.values()))
     if build:
         run(
             ["--no-deps", "--no-build-isolation", *build],

@@ -41,6 +41,7 @@ from pathlib import Path
 
 from autograder import REPO_ROOT
 from labtools import provenance
+from labtools.execute import output_chunks
 
 OUT = REPO_ROOT / "results" / "colab" / "rehearsal.json"
 PARTS = {
@@ -172,13 +173,7 @@ def rehearsal_notebook(stem: str, commit: str, scratch: Path):
 
 
 def _text(cell) -> str:
-    out = []
-    for o in cell.get("outputs", []):
-        if o.get("output_type") == "stream":
-            out.append(o.get("text", ""))
-        elif o.get("output_type") == "error":
-            out.append(f"{o.get('ename')}: {o.get('evalue')}")
-    return "".join(out)
+    return "".join(output_chunks(cell, errors=True))
 
 
 def _seconds(cell) -> float | None:

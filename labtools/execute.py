@@ -35,16 +35,23 @@ def execute(
                 os.environ[k] = v
 
 
+def output_chunks(cell, errors: bool = False) -> list[str]:
+    """The text outputs of one executed cell (streams, ``text/plain`` results; with ``errors``, each error as
+    ``Name: value``)."""
+    chunks = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            chunks.append(out.get("text", ""))
+        elif "data" in out and "text/plain" in out["data"]:
+            chunks.append(out["data"]["text/plain"])
+        elif errors and out.get("output_type") == "error":
+            chunks.append(f"{out.get('ename')}: {out.get('evalue')}")
+    return chunks
+
+
 def outputs_text(nb) -> str:
     """All stream/text outputs of an executed notebook, concatenated (for assertions)."""
-    chunks = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream":
-                chunks.append(out.get("text", ""))
-            elif "data" in out and "text/plain" in out["data"]:
-                chunks.append(out["data"]["text/plain"])
-    return "\n".join(chunks)
+    return "\n".join(chunk for cell in nb.cells for chunk in output_chunks(cell))
 
 
 def execute_chapter(stem: str, profile: str, *, timeout: int = 3 * 3600) -> float:
