@@ -9,6 +9,11 @@ rehearsal (:func:`labtools.full_rehearsal.run_chapters`), with the real assets (
 the original sources); the record goes to ``results/gpu/<date>-<gpu>.json``: each chapter's time, Part 2's and
 Part 3's accuracies, Part 4's loss curve, the cap and the plan.
 
+On a machine that cannot download (a lent GPU machine), ``--standins SEED`` rebuilds the full rehearsal's stand-ins
+from a seed of a few MB (``python -m labtools.standins --seed SEED``; :func:`labtools.standins.mirror_from_seed`):
+the course's architecture and bloom-560m's with random weights, CLS-Books real (fetched as usual). The record says
+so; its accuracies and losses then measure the plumbing and the speed, not the models.
+
 Without a CUDA GPU it refuses (exit status 2) and says so; ``--plan-only`` prints the plan anywhere.
 """
 
@@ -83,7 +88,7 @@ def out_path(gpu: str, when: time.struct_time | None = None, out_dir: Path = OUT
     return out_dir / f"{time.strftime('%Y-%m-%d', when or time.gmtime())}-{slug}.json"
 
 
-def record(gpu: str, the_plan: dict, run: dict, figures: dict, seconds: float) -> dict:
+def record(gpu: str, the_plan: dict, run: dict, figures: dict, seconds: float, assets: dict | None = None) -> dict:
     """The JSON of one check: chapter times, Part 2/3 accuracies, Part 4's loss curve, the plan and the run."""
     p2, p3, p4 = (figures.get(k) or {} for k in ("part2", "part3", "part4"))
     return {
@@ -97,6 +102,7 @@ def record(gpu: str, the_plan: dict, run: dict, figures: dict, seconds: float) -
         "part3_test_accuracy": {k: v.get("test_accuracy") for k, v in (p3.get("runs") or {}).items()},
         "part4_loss_curve": p4.get("loss_curve"),
         "part4_trainable_total": p4.get("trainable_total_on_the_loaded_model"),
+        "assets": assets or {"models": "the real assets (asset cache, FRLAB_MIRROR or their sources)"},
         "plan": the_plan,
         "run": run,
         "figures": figures,
@@ -104,10 +110,23 @@ def record(gpu: str, the_plan: dict, run: dict, figures: dict, seconds: float) -
             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU(s), {gpu}",
             "python": platform.python_version(),
+            "packages": _versions(),
             "git": provenance.commit(),
             "changed_files": provenance.changed_files(),
         },
     }
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("torch", "fairseq-fixed", "transformers", "peft", "bitsandbytes", "accelerate", "numpy"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget-min", type=float, default=10.0, help="minutes the whole check may take")
     ap.add_argument("--plan-only", action="store_true", help="print the plan (seeds, step cap) and stop")
     ap.add_argument("--max-updates", type=int, help="the step cap instead of the plan's (0: whole runs)")
+    ap.add_argument("--standins", type=Path, help="a seed of the stand-ins (no download): see the module's docstring")
     args = ap.parse_args(argv)
     the_plan = plan(args.budget_min)
     if args.max_updates is not None:
@@ -139,6 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     if the_plan["max_updates"]:
         env["FRLAB_MAX_UPDATES"] = str(the_plan["max_updates"])
     t0 = time.time()
+    assets = None
+    if args.standins:
+        from frlab.assets import fetch
+        from labtools import standins
+
+        built = standins.mirror_from_seed(args.standins, root / "mirror", fetch("cls-books", progress=False))
+        env.update(FRLAB_MIRROR=built["mirror"], FRLAB_CACHE=str(root / "cache"), HF_HUB_OFFLINE="1")
+        assets = {"models": "stand-ins with random weights (labtools.standins, rebuilt from a seed)", **built}
+        print(f"stand-ins rebuilt in {built['seconds']} s -> {built['mirror']}", flush=True)
     run = fr.run_chapters(env, None, root / "run_lab.log")
     os.environ.update(env)
     executed = root / "work" / "full" / "executed"
@@ -152,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             figures[key] = fn()
         except Exception as exc:  # a failed chapter: its figures are missing, the record says why
             figures[key] = {"error": f"{type(exc).__name__}: {exc}"}
-    report = record(gpu, the_plan, run, figures, time.time() - t0)
+    report = record(gpu, the_plan, run, figures, time.time() - t0, assets)
     out = out_path(gpu)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1, default=str) + "\n")

@@ -110,10 +110,12 @@ def build_course_model(out: Path | str, *, verbose: bool = True) -> dict:
     }
 
 
-def build_bloom_560m(folder: Path | str, *, corpus_lines: int = 50_000, verbose: bool = True) -> dict:
+def build_bloom_560m(
+    folder: Path | str, *, corpus_lines: int = 50_000, verbose: bool = True, tokenizer_dir: Path | str | None = None
+) -> dict:
     """A hub-style folder of bloom-560m's architecture with random weights (fp16 safetensors, as the Hub's) and a
-    byte-level BPE tokenizer trained on ``corpus_lines`` fr-corpus sentences (BLOOM's special tokens and ids).
-    Reused when its ``frlab_standin.json`` says the same recipe."""
+    byte-level BPE tokenizer trained on ``corpus_lines`` fr-corpus sentences (BLOOM's special tokens and ids), or the
+    one saved in ``tokenizer_dir`` (a seed's). Reused when its ``frlab_standin.json`` says the same recipe."""
     import torch
     from transformers import BloomConfig, BloomForCausalLM
 
@@ -127,10 +129,16 @@ def build_bloom_560m(folder: Path | str, *, corpus_lines: int = 50_000, verbose:
     t0 = time.time()
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    lines, corpus_note = _corpus_lines(corpus_lines, seed=0)
-    if not lines:
-        raise RuntimeError(f"bloom-560m stand-in: no fr-corpus sentences to train its tokenizer on ({corpus_note})")
-    tokenizer = _train_tokenizer(lines, BLOOM_STANDIN_TOKENIZER_VOCAB)
+    if tokenizer_dir is not None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+        corpus_note = f"fr-corpus, as saved in {tokenizer_dir}"
+    else:
+        lines, corpus_note = _corpus_lines(corpus_lines, seed=0)
+        if not lines:
+            raise RuntimeError(f"bloom-560m stand-in: no fr-corpus sentences to train its tokenizer on ({corpus_note})")
+        tokenizer = _train_tokenizer(lines, BLOOM_STANDIN_TOKENIZER_VOCAB)
     torch.manual_seed(0)
     config = BloomConfig(**BLOOM_560M)
     model = BloomForCausalLM(config).to(torch.float16)
@@ -151,3 +159,122 @@ def build_bloom_560m(folder: Path | str, *, corpus_lines: int = 50_000, verbose:
     if verbose:
         print(f"bloom-560m stand-in: {n:,} parameters -> {folder} ({info['seconds']} s)", flush=True)
     return info
+
+
+# --------------------------------------------------------------------------- stand-ins that travel
+#: a stand-in's seed: what a machine without network (a lent GPU machine) needs to rebuild the stand-ins, without
+#: their weights (random anyway): ``course/`` (dict.txt, sentencepiece.bpe.model, model.skeleton.pt) and
+#: ``bloom-560m-tokenizer/`` (the stand-in's trained tokenizer). A few MB instead of 1.2 GB.
+SEED_COURSE, SEED_BLOOM_TOKENIZER, SKELETON = "course", "bloom-560m-tokenizer", "model.skeleton.pt"
+_SHAPE_KEY = "__frlab_shape__"
+
+
+def _load(path: Path):
+    import torch
+
+    from frlab.fairseq.compat import allow_fairseq_checkpoints
+
+    allow_fairseq_checkpoints()
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _strip_tensors(obj):
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        return {_SHAPE_KEY: list(obj.shape), "dtype": str(obj.dtype).removeprefix("torch.")}
+    if isinstance(obj, dict):
+        return {k: _strip_tensors(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_strip_tensors(v) for v in obj)
+    return obj
+
+
+def _refill(obj, gen, name: str = "", in_model: bool = False):
+    """Tensors back in place of their shapes: in the model's state dict the initialisation fairseq gives
+    (LayerNorm weights 1, biases 0, other weights N(0, 0.02)), elsewhere (optimizer state) zeros."""
+    import torch
+
+    if isinstance(obj, dict) and _SHAPE_KEY in obj:
+        shape, dtype = obj[_SHAPE_KEY], getattr(torch, obj["dtype"])
+        if not in_model or not dtype.is_floating_point or name.endswith("bias"):
+            return torch.zeros(shape, dtype=dtype)
+        if "layer_norm" in name or "layernorm" in name:
+            return torch.ones(shape, dtype=dtype)
+        return (torch.randn(shape, generator=gen) * 0.02).to(dtype)
+    if isinstance(obj, dict):
+        return {k: _refill(v, gen, k, in_model or (name == "" and k == "model")) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_refill(v, gen, name, in_model) for v in obj)
+    return obj
+
+
+def write_seed(course_model: Path | str, bloom_folder: Path | str | None, out: Path | str) -> dict:
+    """The seed (see ``SEED_COURSE``) of a built course model folder and bloom-560m stand-in (None: none); returns
+    the sizes of its files."""
+    import torch
+
+    course_model, out = Path(course_model), Path(out)
+    (out / SEED_COURSE).mkdir(parents=True, exist_ok=True)
+    for f in ("dict.txt", "sentencepiece.bpe.model"):
+        shutil.copyfile(course_model / f, out / SEED_COURSE / f)
+    torch.save(_strip_tensors(_load(course_model / "model.pt")), out / SEED_COURSE / SKELETON)
+    tok = out / SEED_BLOOM_TOKENIZER
+    for f in Path(bloom_folder).iterdir() if bloom_folder else ():
+        tok.mkdir(parents=True, exist_ok=True)
+        if f.name.startswith("tokenizer") or f.name == "special_tokens_map.json":
+            shutil.copyfile(f, tok / f.name)
+    return {str(p.relative_to(out)): p.stat().st_size for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def course_zip_from_seed(seed: Path | str, zip_path: Path | str, *, seed_value: int = 0) -> Path:
+    """The course zip's stand-in rebuilt from a seed: the skeleton's checkpoint with random weights."""
+    import tempfile
+
+    import torch
+
+    seed = Path(seed) / SEED_COURSE
+    gen = torch.Generator().manual_seed(seed_value)
+    with tempfile.TemporaryDirectory() as tmp:
+        torch.save(_refill(_load(seed / SKELETON), gen), Path(tmp) / "model.pt")
+        files = {"model.pt": Path(tmp) / "model.pt", **{f: seed / f for f in COURSE_ZIP_FILES if f != "model.pt"}}
+        return write_course_zip(zip_path, files)
+
+
+def mirror_from_seed(seed: Path | str, mirror: Path | str, cls_books: Path | str) -> dict:
+    """A mirror of the full profile's stand-ins, rebuilt from a seed where no corpus and no network is at hand
+    (``make gpu-check`` on a lent machine): the course zip, bloom-560m (its tokenizer from the seed) and a link to
+    ``cls_books`` (the real data). Returns what was built."""
+    seed, mirror = Path(seed), Path(mirror)
+    t0 = time.time()
+    zip_path = course_zip_from_seed(seed, mirror / "RoBERTa_small_fr.zip")
+    link = mirror / "cls-books"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(Path(cls_books).resolve(), target_is_directory=True)
+    bloom = build_bloom_560m(mirror / "hf" / "bigscience" / "bloom-560m", tokenizer_dir=seed / SEED_BLOOM_TOKENIZER)
+    return {"mirror": str(mirror), "course_zip": str(zip_path), "bloom_560m": bloom, "seconds": round(time.time() - t0)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m labtools.standins --seed OUT``: the seed of the full rehearsal's stand-ins (built first if needed,
+    which needs fr-corpus through ``FRLAB_MIRROR``), for ``python -m labtools.gpu_check --standins OUT``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    ap.add_argument("--seed", required=True, type=Path, help="folder to write the seed to")
+    args = ap.parse_args(argv)
+    from labtools.full_rehearsal import rehearsal_dir
+
+    root = rehearsal_dir()
+    build_course_model(root / "course-model")
+    bloom = root / "mirror" / "hf" / "bigscience" / "bloom-560m"
+    build_bloom_560m(bloom)
+    sizes = write_seed(root / "course-model", bloom, args.seed)
+    print(json.dumps(sizes, indent=1))
+    print(f"seed: {sum(sizes.values()) / 1e6:.1f} MB in {args.seed}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -103,3 +103,30 @@ def test_gpu_check_refuses_without_a_gpu(monkeypatch, capsys):
     assert gpu_check.main(["--plan-only"]) == 0
     with pytest.raises(SystemExit):
         gpu_check.main(["--max-updates", "-1"])
+
+
+def test_a_seed_rebuilds_the_course_zip_without_carrying_its_weights(no_env):
+    """The stand-ins travel to a machine without network as a seed: the checkpoint's structure without its tensors.
+    Rebuilt, it is a checkpoint of the same parameters that fairseq loads through the mirror as the course zip."""
+    import torch
+
+    from frlab.fairseq.models import load_roberta_hub
+    from frlab.paths import REPO_ROOT
+
+    tmp = no_env
+    src = REPO_ROOT / "assets" / "roberta-small-fr-cpu"  # a real fairseq checkpoint (the shipped base model)
+    sizes = standins.write_seed(src, None, tmp / "seed")
+    skeleton = tmp / "seed" / standins.SEED_COURSE / standins.SKELETON
+    assert sizes[f"{standins.SEED_COURSE}/{standins.SKELETON}"] < (src / "model.pt").stat().st_size / 20
+    assert not list((tmp / "seed").glob(f"{standins.SEED_BLOOM_TOKENIZER}/*"))
+    standins.course_zip_from_seed(tmp / "seed", tmp / "mirror" / "RoBERTa_small_fr.zip")
+    folder = assets.fetch("roberta-small-fr-fairseq", mirror=tmp / "mirror", allow_network=False, progress=False)
+    rebuilt = dict(load_roberta_hub(folder).model.named_parameters())
+    original = dict(load_roberta_hub(src).model.named_parameters())
+    assert {n: p.shape for n, p in rebuilt.items()} == {n: p.shape for n, p in original.items()}
+    assert all(torch.equal(p, torch.ones_like(p)) for n, p in rebuilt.items() if "layer_norm.weight" in n)
+    assert all(not p.any() for n, p in rebuilt.items() if n.endswith("bias"))
+    weights = [p for n, p in rebuilt.items() if n.endswith("embed_tokens.weight")]
+    assert weights and 0.015 < float(weights[0].std()) < 0.025  # random, N(0, 0.02): not the original's
+    assert not torch.equal(weights[0], original["encoder.sentence_encoder.embed_tokens.weight"])
+    assert skeleton.read_bytes().count(b"__frlab_shape__") > 0
