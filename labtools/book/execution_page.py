@@ -182,6 +182,74 @@ def full_rehearsal_section(data: dict | None) -> str:
     return repo_relative("\n".join(out))
 
 
+def _gpu_record(data: dict) -> list[str]:
+    """One GPU check as a summary: what ran where, each chapter's status and time, whether the checks held, and the
+    figures it measured (the full JSON stays in ``results/gpu/``)."""
+    prov, run, fig = data.get("provenance", {}), data.get("run", {}), data.get("figures", {})
+    plan, assets = data.get("plan", {}), data.get("assets", {})
+    packages = ", ".join(f"{k} {v}" for k, v in (prov.get("packages") or {}).items() if v)
+    cap = plan.get("max_updates")
+    out = [
+        f"Recorded {prov.get('date_utc', '?')} UTC at commit `{prov.get('git', '?')}` on {prov.get('machine', '?')}, "
+        f"Python {prov.get('python', '?')}" + (f" ({packages})" if packages else "") + f": `{run.get('command', '?')}`"
+        f" with one seed and {f'a step cap of {cap} updates' if cap else 'whole runs'} exited with status "
+        f"{run.get('exit_status', '?')} after {_minutes(run.get('seconds'))} ({data.get('minutes', '?')} min in all).",
+        "",
+        f"Assets: {assets.get('models', '?')}."
+        + (
+            " Their accuracies and losses measure the plumbing and the speed, not the models."
+            if "stand-in" in str(assets.get("models"))
+            else ""
+        ),
+        "",
+    ]
+    rows = [
+        {"chapter": name, "status": ch.get("status"), "time": _minutes(ch.get("seconds"))}
+        for name, ch in run.get("chapters", {}).items()
+    ]
+    if rows:
+        out += [md_table(rows), ""]
+    p2, p3, p4 = (fig.get(k) or {} for k in ("part2", "part3", "part4"))
+    diffs = p2.get("diff_against_the_gpu_command")
+    checks = [
+        {
+            "chapter": "Part 2",
+            "check": "the `fairseq-train` commands are the full profile's GPU commands (one process, "
+            "`--distributed-world-size 1`, `--fp16`)",
+            "held": _yes(None if diffs is None else not any(diffs.values())),
+        },
+        {
+            "chapter": "Part 3",
+            "check": "the Trainer's arguments differ from the full profile's only by the step cap",
+            "held": _yes(p3.get("only_the_cap_differs")),
+        },
+        {
+            "chapter": "Part 4",
+            "check": "trainable and total parameters of the 4-bit model with its LoRA adapters are the expected "
+            f"ones; its linear layers are `{', '.join(map(str, p4.get('layer_type') or ['?']))}`",
+            "held": _yes(p4.get("ok")),
+        },
+    ]
+    out += [md_table(checks), ""]
+    measured = []
+    for part, key in (("Part 2", "part2_test_accuracy"), ("Part 3", "part3_test_accuracy")):
+        for run_name, acc in (data.get(key) or {}).items():
+            measured.append({"chapter": part, "run": run_name, "test accuracy (%)": f"{acc:.1f}" if acc else "–"})
+    if measured:
+        out += [md_table(measured), ""]
+    curve = data.get("part4_loss_curve") or []
+    if curve:
+        out += [
+            f"Part 4's training loss, logged every {curve[1][0] - curve[0][0] if len(curve) > 1 else '?'} steps: "
+            f"{curve[0][1]:.2f} at step {curve[0][0]}, {curve[-1][1]:.2f} at step {curve[-1][0]} "
+            f"(lowest {min(v for _, v in curve):.2f}).",
+            "",
+        ]
+    if prov.get("note"):
+        out += [f"Note: {prov['note']}.", ""]
+    return out
+
+
 def gpu_section(folder: Path) -> str:
     out = ["## On a GPU", ""]
     records = sorted(folder.glob("*.json"), reverse=True) if folder.is_dir() else []
@@ -191,9 +259,15 @@ def gpu_section(folder: Path) -> str:
             + "\n"
             + _missing("no GPU has been lent to the project so far; the check is ready", "make gpu-check")
         )
+    out += [
+        "`make gpu-check` runs the four chapters in the `full` profile on one GPU, sized to about ten minutes (one "
+        "seed, a step cap when the whole runs would not fit), and stores a record in `results/gpu/`, newest first "
+        "here.",
+        "",
+    ]
     for path in records:
         data = _load(path) or {}
-        out += [f"### `results/gpu/{path.name}`", "", json_to_markdown(data), ""]
+        out += [f"### {data.get('gpu', '?')}: `results/gpu/{path.name}`", "", *_gpu_record(data)]
     return repo_relative("\n".join(out))
 
 

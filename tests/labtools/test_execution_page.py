@@ -82,7 +82,7 @@ def test_records_holding_answers_never_put_them_on_the_page(tmp_path):
     (tmp_path / "full-rehearsal.json").write_text(json.dumps(rec))
     (tmp_path / "gpu").mkdir()
     (tmp_path / "gpu" / "2026-12-04-h200.json").write_text(
-        json.dumps({"gpu": "H200", "part1": {"weights_only": f"{answers[0]:,}"}, "trainable": answers[-1]})
+        json.dumps({"gpu": "H200", "provenance": {"note": f"counted {answers[0]:,} and {answers[-1]}"}})
     )
     text = ep.page_text(tmp_path)
     assert leaks.check_text(text, leaks.secrets(), "execution page") == []
@@ -90,3 +90,43 @@ def test_records_holding_answers_never_put_them_on_the_page(tmp_path):
     assert "| part1_parameter_counting | ok | 0.5 min | 8.0 / 8.0 | 9 |" in text
     assert "printed by the chapter, are the expected ones | yes |" in text
     assert "LoRA adapters are the expected ones; its linear layers are `?` | **no** |" in text
+
+
+def test_a_gpu_check_is_shown_as_a_summary(tmp_path):
+    """A GPU check's record (the shape ``labtools.gpu_check.record`` writes) is summarised: chapters, times, whether
+    the checks held, the accuracies and the loss curve's ends; not its commands or paths."""
+    from labtools import gpu_check
+
+    run = {
+        "command": "python -m labtools.run_lab --profile full --timeout 3600",
+        "exit_status": 0,
+        "seconds": 270,
+        "chapters": {
+            "part1_parameter_counting": {"status": "ok", "seconds": 23.2},
+            "part4_qlora": {"status": "FAILED", "seconds": 88},
+        },
+    }
+    figures = {
+        "part2": {
+            "runs": {"pretrained_seed0": {"command": "fairseq-train /root/w/data-bin --restore-file /root/x.pt"}},
+            "diff_against_the_gpu_command": {"pretrained_seed0": []},
+            "test_accuracy": {"pretrained_seed0": 55.8},
+        },
+        "part3": {"runs": {"pretrained_seed0": {"test_accuracy": 50.0}}, "only_the_cap_differs": True},
+        "part4": {"ok": False, "layer_type": ["Linear4bit"], "loss_curve": [[5, 12.69], [10, 12.5], [15, 12.61]]},
+    }
+    rec = gpu_check.record(
+        "NVIDIA H200", gpu_check.plan(10), run, figures, 294, {"models": "stand-ins with random weights"}
+    )
+    (tmp_path / "gpu").mkdir()
+    (tmp_path / "gpu" / "2026-12-04-nvidia-h200.json").write_text(json.dumps(rec))
+    text = ep.page_text(tmp_path)
+    section = text[text.index("## On a GPU") :]
+    assert "### NVIDIA H200: `results/gpu/2026-12-04-nvidia-h200.json`" in section
+    assert "| part1_parameter_counting | ok | 0.4 min |" in section and "| part4_qlora | FAILED | 1.5 min |" in section
+    assert "`--fp16`) | yes |" in section and "only by the step cap | yes |" in section
+    assert "its linear layers are `Linear4bit` | **no** |" in section
+    assert "| Part 2 | pretrained_seed0 | 55.8 |" in section and "| Part 3 | pretrained_seed0 | 50.0 |" in section
+    assert "12.69 at step 5, 12.61 at step 15 (lowest 12.50)" in section
+    assert "not the models" in section  # stand-ins say what their numbers mean
+    assert "--restore-file" not in section and "/root/" not in section
