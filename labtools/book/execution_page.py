@@ -114,6 +114,24 @@ def _yes(flag) -> str:
     return {True: "yes", False: "**no**"}.get(flag, "–")
 
 
+def _part3_part4_checks(p3: dict, p4: dict, reference: str) -> list[dict]:
+    """The check rows of Part 3 (Trainer arguments against ``reference``) and Part 4 (the 4-bit model's counts)."""
+    layers = ", ".join(map(str, p4.get("layer_type") or ["?"]))
+    return [
+        {
+            "chapter": "Part 3",
+            "check": f"the Trainer's arguments differ from {reference} only by the step cap",
+            "held": _yes(p3.get("only_the_cap_differs")),
+        },
+        {
+            "chapter": "Part 4",
+            "check": "trainable and total parameters of the 4-bit model with its LoRA adapters are the expected "
+            f"ones; its linear layers are `{layers}`",
+            "held": _yes(p4.get("ok")),
+        },
+    ]
+
+
 def full_rehearsal_section(data: dict | None) -> str:
     """A summary of ``results/full-rehearsal.json``: what ran, how long, and whether each chapter's checks held.
     The values the chapters compute are answers of the exercises, so the page says whether they were the expected
@@ -166,17 +184,7 @@ def full_rehearsal_section(data: dict | None) -> str:
             "`--fp16`)",
             "held": _yes(p2.get("only_device_flags_differ")),
         },
-        {
-            "chapter": "Part 3",
-            "check": "the Trainer's arguments differ from the GPU's only by the step cap",
-            "held": _yes(p3.get("only_the_cap_differs")),
-        },
-        {
-            "chapter": "Part 4",
-            "check": "trainable and total parameters of the 4-bit model with its LoRA adapters are the expected "
-            f"ones; its linear layers are `{', '.join(map(str, p4.get('layer_type') or ['?']))}`",
-            "held": _yes(p4.get("ok")),
-        },
+        *_part3_part4_checks(p3, p4, "the GPU's"),
     ]
     out += [md_table(checks), ""]
     return repo_relative("\n".join(out))
@@ -218,17 +226,7 @@ def _gpu_record(data: dict) -> list[str]:
             "`--distributed-world-size 1`, `--fp16`)",
             "held": _yes(None if diffs is None else not any(diffs.values())),
         },
-        {
-            "chapter": "Part 3",
-            "check": "the Trainer's arguments differ from the full profile's only by the step cap",
-            "held": _yes(p3.get("only_the_cap_differs")),
-        },
-        {
-            "chapter": "Part 4",
-            "check": "trainable and total parameters of the 4-bit model with its LoRA adapters are the expected "
-            f"ones; its linear layers are `{', '.join(map(str, p4.get('layer_type') or ['?']))}`",
-            "held": _yes(p4.get("ok")),
-        },
+        *_part3_part4_checks(p3, p4, "the full profile's"),
     ]
     out += [md_table(checks), ""]
     measured = []
