@@ -66,7 +66,7 @@ def build_mirror(root: Path, source_mirror: Path, *, verbose: bool = True) -> di
         mirror / "RoBERTa_small_fr.zip", {f: root / "course-model" / f for f in standins.COURSE_ZIP_FILES}
     )
     course["seconds"] = round(time.time() - t0, 1)
-    bloom = standins.build_bloom_560m(mirror / "hf" / "bigscience" / "bloom-560m", verbose=verbose)
+    bloom = standins.build_bloom_560m(standins.bloom_in(mirror), verbose=verbose)
     return {"mirror": str(mirror), "course_zip": str(zip_path), "course_model": course, "bloom_560m": bloom}
 
 
@@ -326,6 +326,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-updates", type=int, default=DEFAULT_CAP, help="FRLAB_MAX_UPDATES of the run")
     ap.add_argument("--parts", nargs="*", type=int, help="chapters (default: all)")
     ap.add_argument("--build-only", action="store_true", help="build the stand-ins and stop")
+    ap.add_argument(
+        "--seed",
+        type=Path,
+        help="build the stand-ins, write their seed (a few MB, for python -m labtools.gpu_check --standins) "
+        "to this folder and stop",
+    )
     ap.add_argument("--no-grading", action="store_true", help="do not grade the executed notebooks")
     ap.add_argument("--out", type=Path, default=OUT, help="the JSON written")
     args = ap.parse_args(argv)
@@ -344,6 +350,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     os.environ["FRLAB_CACHE"] = str(root / "cache-build")  # fr-corpus for the builds, never ~/.cache/frlab
     built = build_mirror(root, Path(source))
+    if args.seed:
+        sizes = standins.write_seed(root / "course-model", standins.bloom_in(Path(built["mirror"])), args.seed)
+        print(json.dumps(sizes, indent=1))
+        print(f"seed of the stand-ins: {sum(sizes.values()) / 1e6:.1f} MB in {args.seed}")
+        return 0
     if args.build_only:
         print(json.dumps(built, indent=1))
         return 0

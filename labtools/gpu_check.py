@@ -10,7 +10,7 @@ the original sources); the record goes to ``results/gpu/<date>-<gpu>.json``: eac
 Part 3's accuracies, Part 4's loss curve, the cap and the plan.
 
 On a machine that cannot download (a lent GPU machine), ``--standins SEED`` rebuilds the full rehearsal's stand-ins
-from a seed of a few MB (``python -m labtools.standins --seed SEED``; :func:`labtools.standins.mirror_from_seed`):
+from a seed of a few MB (``python -m labtools.full_rehearsal --seed SEED``; :func:`labtools.standins.mirror_from_seed`):
 the course's architecture and bloom-560m's with random weights, CLS-Books real (fetched as usual). The record says
 so; its accuracies and losses then measure the plumbing and the speed, not the models.
 

@@ -45,6 +45,13 @@ BLOOM_560M = dict(
 BLOOM_STANDIN_TOKENIZER_VOCAB = 8000
 
 
+def bloom_in(mirror: Path) -> Path:
+    """Where a mirror holds bloom-560m (the asset manifest's ``mirror`` entry)."""
+    from frlab.assets import load_manifest
+
+    return Path(mirror) / load_manifest()["bloom-560m"].mirror
+
+
 def write_course_zip(path: Path | str, files: dict[str, bytes | Path], top: str = COURSE_ZIP_TOP) -> Path:
     """A zip laid out as the course's: ``<top>/<file>`` for each file (bytes, or a path whose file is stored)."""
     path = Path(path)
@@ -252,29 +259,5 @@ def mirror_from_seed(seed: Path | str, mirror: Path | str, cls_books: Path | str
     if link.is_symlink() or link.exists():
         link.unlink()
     link.symlink_to(Path(cls_books).resolve(), target_is_directory=True)
-    bloom = build_bloom_560m(mirror / "hf" / "bigscience" / "bloom-560m", tokenizer_dir=seed / SEED_BLOOM_TOKENIZER)
+    bloom = build_bloom_560m(bloom_in(mirror), tokenizer_dir=seed / SEED_BLOOM_TOKENIZER)
     return {"mirror": str(mirror), "course_zip": str(zip_path), "bloom_560m": bloom, "seconds": round(time.time() - t0)}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m labtools.standins --seed OUT``: the seed of the full rehearsal's stand-ins (built first if needed,
-    which needs fr-corpus through ``FRLAB_MIRROR``), for ``python -m labtools.gpu_check --standins OUT``."""
-    import argparse
-
-    ap = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
-    ap.add_argument("--seed", required=True, type=Path, help="folder to write the seed to")
-    args = ap.parse_args(argv)
-    from labtools.full_rehearsal import rehearsal_dir
-
-    root = rehearsal_dir()
-    build_course_model(root / "course-model")
-    bloom = root / "mirror" / "hf" / "bigscience" / "bloom-560m"
-    build_bloom_560m(bloom)
-    sizes = write_seed(root / "course-model", bloom, args.seed)
-    print(json.dumps(sizes, indent=1))
-    print(f"seed: {sum(sizes.values()) / 1e6:.1f} MB in {args.seed}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
