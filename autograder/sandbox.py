@@ -7,8 +7,11 @@ Used as the ``argv`` of the ``frlab-sandbox`` kernel spec::
 
 The kernel then runs
 
-* under ``prlimit``: address space (``FRLAB_SANDBOX_MEM_MB``, default 6144 MiB), CPU time for the whole
-  notebook (``FRLAB_SANDBOX_CPU_S``, default 900 s), file size (512 MiB), open files;
+* under ``prlimit``: memory (``FRLAB_SANDBOX_MEM_MB``, default 6144 MiB, as ``RLIMIT_DATA``: the private writable
+  memory a process allocates, heap and anonymous mappings; not the address space, which a CUDA build of torch
+  fills with 3 GB of library code and reservations at import, so that an address-space cap killed correct
+  submissions on CUDA machines), CPU time for the whole notebook (``FRLAB_SANDBOX_CPU_S``, default 900 s), file
+  size (512 MiB), open files;
 * inside ``bwrap`` (bubblewrap): all namespaces unshared (no network: only its own loopback); the file system
   is an **allow-list** (:func:`visible_paths`): read-only the system (``/usr``, ``/etc``, …), the kernel's Python
   environment, the student package and the lab's public results, the asset cache; nothing else of the host (no
@@ -117,7 +120,7 @@ def limits_prefix() -> list[str]:
     prlimit = shutil.which("prlimit")
     if not prlimit:
         raise SystemExit("sandbox: prlimit (util-linux) is required")
-    return [prlimit, f"--as={mem}", f"--cpu={cpu}", f"--fsize={512 * 1024 * 1024}", "--nofile=1024", "--core=0", "--"]
+    return [prlimit, f"--data={mem}", f"--cpu={cpu}", f"--fsize={512 * 1024 * 1024}", "--nofile=1024", "--core=0", "--"]
 
 
 def bwrap_command(cmd: list[str], cwd: str) -> list[str]:

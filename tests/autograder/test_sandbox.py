@@ -71,6 +71,30 @@ print(repr(res))
     assert res["mem"] == "limited"
 
 
+RESERVE_AND_ALLOCATE = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+# 8 GiB of address space reserved and never touched, as a CUDA build of torch does at import (PROT_NONE, private,
+# anonymous, no swap reserved)
+p = libc.mmap(None, 8 << 30, 0, 0x02 | 0x20 | 0x4000, -1, 0)
+print("reserve", "refused" if p in (None, ctypes.c_void_p(-1).value) else "ok")
+try:
+    hog = [bytearray(50_000_000) for _ in range(40)]  # 2 GB really allocated
+    print("allocate", "allowed")
+except MemoryError:
+    print("allocate", "MemoryError")
+"""
+
+
+def test_memory_is_capped_on_what_is_allocated_not_on_address_space(tmp_path):
+    """A CUDA build of torch maps 3 GB of address space at import (an address-space cap killed correct Part 1
+    submissions on Python 3.12's CUDA torch): reserving address space is free, allocating memory is capped."""
+    cp = _run(RESERVE_AND_ALLOCATE, tmp_path, FRLAB_SANDBOX_MEM_MB="1024")
+    assert cp.stdout.split() == ["reserve", "ok", "allocate", "MemoryError"], cp.stdout + cp.stderr
+
+
 def test_cpu_time_limit(tmp_path):
     cp = _run("while True: pass", tmp_path, FRLAB_SANDBOX_CPU_S="2")
     assert cp.returncode != 0  # killed by SIGXCPU/SIGKILL
