@@ -56,10 +56,7 @@ def build_mirror(root: Path, source_mirror: Path, *, verbose: bool = True) -> di
         src = source_mirror / name
         if not src.is_dir():
             raise FileNotFoundError(f"the maintainers' mirror {source_mirror} has no {name}/ (set FRLAB_MIRROR)")
-        link = mirror / name
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(src.resolve(), target_is_directory=True)
+        standins.link_folder(mirror / name, src)
     t0 = time.time()
     course = standins.build_course_model(root / "course-model", verbose=verbose)
     zip_path = standins.write_course_zip(

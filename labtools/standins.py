@@ -52,6 +52,14 @@ def bloom_in(mirror: Path) -> Path:
     return Path(mirror) / load_manifest()["bloom-560m"].mirror
 
 
+def link_folder(link: Path, target: Path | str) -> Path:
+    """``link`` made (or remade) a symbolic link to the folder ``target``: how a mirror serves real data as it is."""
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(Path(target).resolve(), target_is_directory=True)
+    return link
+
+
 def write_course_zip(path: Path | str, files: dict[str, bytes | Path], top: str = COURSE_ZIP_TOP) -> Path:
     """A zip laid out as the course's: ``<top>/<file>`` for each file (bytes, or a path whose file is stored)."""
     path = Path(path)
@@ -202,11 +210,13 @@ def _refill(obj, gen, name: str = "", in_model: bool = False):
     (LayerNorm weights 1, biases 0, other weights N(0, 0.02)), elsewhere (optimizer state) zeros."""
     import torch
 
+    from frlab.fairseq.params import parameter_kind
+
     if isinstance(obj, dict) and _SHAPE_KEY in obj:
         shape, dtype = obj[_SHAPE_KEY], getattr(torch, obj["dtype"])
         if not in_model or not dtype.is_floating_point or name.endswith("bias"):
             return torch.zeros(shape, dtype=dtype)
-        if "layer_norm" in name or "layernorm" in name:
+        if parameter_kind(name) == "layernorm":
             return torch.ones(shape, dtype=dtype)
         return (torch.randn(shape, generator=gen) * 0.02).to(dtype)
     if isinstance(obj, dict):
@@ -226,11 +236,12 @@ def write_seed(course_model: Path | str, bloom_folder: Path | str | None, out: P
     for f in ("dict.txt", "sentencepiece.bpe.model"):
         shutil.copyfile(course_model / f, out / SEED_COURSE / f)
     torch.save(_strip_tensors(_load(course_model / "model.pt")), out / SEED_COURSE / SKELETON)
-    tok = out / SEED_BLOOM_TOKENIZER
-    for f in Path(bloom_folder).iterdir() if bloom_folder else ():
+    if bloom_folder:
+        tok = out / SEED_BLOOM_TOKENIZER
         tok.mkdir(parents=True, exist_ok=True)
-        if f.name.startswith("tokenizer") or f.name == "special_tokens_map.json":
-            shutil.copyfile(f, tok / f.name)
+        for f in Path(bloom_folder).iterdir():
+            if f.name.startswith("tokenizer") or f.name == "special_tokens_map.json":
+                shutil.copyfile(f, tok / f.name)
     return {str(p.relative_to(out)): p.stat().st_size for p in sorted(out.rglob("*")) if p.is_file()}
 
 
@@ -255,9 +266,6 @@ def mirror_from_seed(seed: Path | str, mirror: Path | str, cls_books: Path | str
     seed, mirror = Path(seed), Path(mirror)
     t0 = time.time()
     zip_path = course_zip_from_seed(seed, mirror / "RoBERTa_small_fr.zip")
-    link = mirror / "cls-books"
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(Path(cls_books).resolve(), target_is_directory=True)
+    link_folder(mirror / "cls-books", cls_books)
     bloom = build_bloom_560m(bloom_in(mirror), tokenizer_dir=seed / SEED_BLOOM_TOKENIZER)
     return {"mirror": str(mirror), "course_zip": str(zip_path), "bloom_560m": bloom, "seconds": round(time.time() - t0)}
