@@ -15,6 +15,7 @@ A record that is missing is named, with the command that makes it.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from autograder import leaks
@@ -80,20 +81,19 @@ def colab_section(data: dict | None) -> str:
         f"notebooks ok**, {_minutes(data.get('total_seconds'))} in all.",
         "",
     ]
-    rows = []
-    for nb in data.get("notebooks", []):
-        loaded = nb.get("loaded") or {}
-        rows.append(
-            {
-                "notebook": nb.get("notebook"),
-                "status": nb.get("status"),
-                "install cell (s)": nb.get("install_seconds"),
-                "restart asked": "yes" if nb.get("restart_asked") else "no",
-                "notebook (s)": nb.get("seconds"),
-                "loaded at the end": ", ".join(f"{k} {v}" for k, v in loaded.items() if v) or "–",
-            }
-        )
+    notebooks = data.get("notebooks", [])
+    rows = [
+        {
+            "notebook": nb.get("notebook"),
+            "status": nb.get("status"),
+            "install cell (s)": nb.get("install_seconds"),
+            "restart asked": "yes" if nb.get("restart_asked") else "no",
+            "notebook (s)": nb.get("seconds"),
+        }
+        for nb in notebooks
+    ]
     out += [md_table(rows), ""]
+    out += _loaded_versions(notebooks)
     first = next((nb for nb in data.get("notebooks", []) if nb.get("install_printed")), None)
     if first:
         out += [
@@ -108,6 +108,31 @@ def colab_section(data: dict | None) -> str:
     for nb in failed:
         out += [f"{nb.get('notebook')} failed: `{repo_relative(str(nb.get('error')))}`", ""]
     return "\n".join(out)
+
+
+def _loaded_versions(notebooks: list[dict]) -> list[str]:
+    """The versions each notebook's kernel had imported at its end: a package per row, a notebook per column (a
+    version list per notebook made a column too narrow to read)."""
+    loaded = {_part(str(nb.get("notebook"))): nb.get("loaded") or {} for nb in notebooks}
+    packages = list(dict.fromkeys(k for versions in loaded.values() for k, v in versions.items() if v))
+    if not packages:
+        return []
+    rows = [
+        {"package": pkg, **{name: versions.get(pkg) or "–" for name, versions in loaded.items()}} for pkg in packages
+    ]
+    return [
+        "What each notebook's kernel had imported when it ended (– : not imported, or the notebook failed):",
+        "",
+        md_table(rows),
+        "",
+    ]
+
+
+def _part(notebook: str) -> str:
+    """``notebooks/part2_fairseq_finetuning.ipynb`` -> ``Part 2`` (a column header that fits the page)."""
+    stem = Path(notebook).stem
+    m = re.match(r"part(\d+)_", stem)
+    return f"Part {m.group(1)}" if m else stem
 
 
 def _yes(flag) -> str:

@@ -45,9 +45,10 @@ def test_a_rehearsal_record_becomes_a_table_and_a_failure_is_shown(tmp_path):
     (tmp_path / "gpu" / "2026-12-04-h200.json").write_text(json.dumps({"gpu": "H200", "minutes": 8.2}))
     text = ep.page_text(tmp_path)
     assert "**1 of 2 notebooks ok**, 20.0 min in all" in text
-    assert (
-        "| notebooks/part1_parameter_counting.ipynb | ok | 300.5 | no | 320 | numpy 2.1.3, torch 2.11.0+cu130 |" in text
-    )
+    assert "| notebooks/part1_parameter_counting.ipynb | ok | 300.5 | no | 320 |" in text
+    # versions: a package per row, a notebook per column ("–" where the failed notebook has none)
+    assert "| package | Part 1 | Part 2 |" in text
+    assert "| torch | 2.11.0+cu130 | – |" in text and "| numpy | 2.1.3 | – |" in text
     assert "| notebooks/part2_fairseq_finetuning.ipynb | failed |" in text and "| yes |" in text
     assert "frlab set-up: building fairseq-fixed==0.12.3.1" in text
     assert "failed: `ImportError: cannot import name 'x' from work/cpu/y`" in text  # machine paths made relative
