@@ -65,6 +65,7 @@ def colab_section(data: dict | None) -> str:
     out = ["## On a Colab-like runtime", ""]
     if not data:
         return "\n".join(out) + "\n" + _missing("the Colab rehearsal", "python -m labtools.colab_rehearsal")
+    notebooks = data.get("notebooks", [])
     rt = data.get("runtime", {})
     pinned = rt.get("installed_from_freeze", {})
     key = ", ".join(f"{k} {pinned[k]}" for k in ("torch", "numpy", "transformers", "peft", "accelerate") if k in pinned)
@@ -77,11 +78,10 @@ def colab_section(data: dict | None) -> str:
         "runtime.",
         "",
         f"Recorded {data.get('date', '?')} at commit `{data.get('commit', '?')}` on {data.get('machine', '?')}: "
-        f"**{sum(n.get('status') == 'ok' for n in data.get('notebooks', []))} of {len(data.get('notebooks', []))} "
+        f"**{sum(n.get('status') == 'ok' for n in notebooks)} of {len(notebooks)} "
         f"notebooks ok**, {_minutes(data.get('total_seconds'))} in all.",
         "",
     ]
-    notebooks = data.get("notebooks", [])
     rows = [
         {
             "notebook": nb.get("notebook"),
@@ -94,7 +94,7 @@ def colab_section(data: dict | None) -> str:
     ]
     out += [md_table(rows), ""]
     out += _loaded_versions(notebooks)
-    first = next((nb for nb in data.get("notebooks", []) if nb.get("install_printed")), None)
+    first = next((nb for nb in notebooks if nb.get("install_printed")), None)
     if first:
         out += [
             f"What the install cell printed in the first notebook ({first.get('notebook')}):",
@@ -104,7 +104,7 @@ def colab_section(data: dict | None) -> str:
             "```",
             "",
         ]
-    failed = [nb for nb in data.get("notebooks", []) if nb.get("status") != "ok"]
+    failed = [nb for nb in notebooks if nb.get("status") != "ok"]
     for nb in failed:
         out += [f"{nb.get('notebook')} failed: `{repo_relative(str(nb.get('error')))}`", ""]
     return "\n".join(out)
