@@ -107,9 +107,9 @@ CHROME_CRASH_RETRIES = 2
 
 
 def _chrome(exe: str, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    """Run headless Chromium on a fresh profile. A browser killed by a signal (it segfaulted once in ~100 runs on a
-    loaded 2-core machine, with nothing wrong in the page) is started again, at most twice; any exit status it returns
-    itself, and any page content, is judged by the caller as it is."""
+    """Run headless Chromium on a fresh profile. A browser killed by a signal is started again, at most twice (it
+    segfaulted once on Part 1's page in a 3.12 suite run beside another suite; 36 reruns of that command, alone and
+    under load, exited 0); any exit status it returns itself, and any page content, is judged by the caller as it is."""
     for _ in range(CHROME_CRASH_RETRIES):
         proc = _chrome_once(exe, *args, timeout=timeout)
         if proc.returncode >= 0:
